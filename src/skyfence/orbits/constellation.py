@@ -1,0 +1,130 @@
+"""The `Constellation` record: satellites as SGP4 element sets, whatever their source.
+
+Walker shells, TLE / 3LE files and OMM records all become a `Constellation`, so every
+constellation goes through the same SGP4 propagation path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+from sgp4.api import Satrec, SatrecArray
+
+__all__ = ["Constellation", "ValidationReport"]
+
+_UNIX_EPOCH_JD = 2440587.5
+
+
+@dataclass
+class ValidationReport:
+    """What a loader accepted, skipped and replaced.
+
+    ``skipped`` holds ``(where, reason)`` pairs, e.g. ``("sats.tle:12", "bad checksum ...")``;
+    ``duplicates`` holds ``(norad_id, kept_epoch, dropped_epoch)`` for repeated catalogue numbers.
+    """
+
+    source: str = ""
+    n_records: int = 0
+    n_loaded: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    duplicates: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: loaded, skipped and duplicate counts."""
+        return (
+            f"{self.n_loaded:,} satellites loaded from {self.n_records:,} records; "
+            f"{len(self.skipped):,} skipped; {len(self.duplicates):,} duplicate catalogue numbers"
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Constellation:
+    """Satellites as SGP4 element sets.
+
+    Attributes
+    ----------
+    satrecs : tuple of sgp4.api.Satrec
+        One initialized element set per satellite.
+    norad_ids : numpy.ndarray of int64, shape (n_sat,)
+        Catalogue numbers (synthetic for Walker shells).
+    names : tuple of str
+        Satellite names.
+    shell : tuple of str
+        Shell label per satellite (e.g. ``"Gen1-1"``); empty string when unknown.
+    name : str
+        Name of the constellation (preset name or file name).
+    report : ValidationReport or None
+        What the loader skipped, for file sources.
+    """
+
+    satrecs: tuple[Satrec, ...]
+    norad_ids: np.ndarray
+    names: tuple[str, ...]
+    shell: tuple[str, ...] = ()
+    name: str = ""
+    report: ValidationReport | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.satrecs)
+        ids = np.asarray(self.norad_ids, dtype=np.int64)
+        object.__setattr__(self, "norad_ids", ids)
+        if ids.shape != (n,) or len(self.names) != n:
+            raise ValueError("satrecs, norad_ids and names must have the same length")
+        if not self.shell:
+            object.__setattr__(self, "shell", ("",) * n)
+        elif len(self.shell) != n:
+            raise ValueError("shell labels must have one entry per satellite")
+
+    def __len__(self) -> int:
+        return len(self.satrecs)
+
+    @cached_property
+    def satrec_array(self) -> SatrecArray:
+        """The element sets as one `sgp4.api.SatrecArray` (built once)."""
+        return SatrecArray(list(self.satrecs))
+
+    @cached_property
+    def epochs_utc(self) -> np.ndarray:
+        """Element-set epochs as ``datetime64[ns]`` UTC, shape (n_sat,)."""
+        if not self.satrecs:
+            return np.zeros(0, dtype="datetime64[ns]")
+        jd = np.array([s.jdsatepoch for s in self.satrecs], dtype=np.float64)
+        fr = np.array([s.jdsatepochF for s in self.satrecs], dtype=np.float64)
+        days = (jd - _UNIX_EPOCH_JD) + fr
+        ns = np.round(days * 86_400e9).astype(np.int64)
+        return ns.astype("datetime64[ns]")
+
+    @cached_property
+    def inclination_deg(self) -> np.ndarray:
+        """Mean inclination (deg) of each element set, shape (n_sat,)."""
+        return np.degrees(np.array([s.inclo for s in self.satrecs], dtype=np.float64))
+
+    @cached_property
+    def mean_altitude_km(self) -> np.ndarray:
+        """Mean altitude (km) above the SGP4 (WGS-72) equatorial radius, from the mean motion."""
+        a_er = np.array([s.a for s in self.satrecs], dtype=np.float64)
+        radius = np.array([s.radiusearthkm for s in self.satrecs], dtype=np.float64)
+        return a_er * radius - radius
+
+    def subset(self, index: np.ndarray | slice | list[int]) -> Constellation:
+        """A new constellation with the satellites selected by ``index`` (mask or indices)."""
+        idx = np.arange(len(self))[index]
+        return Constellation(
+            satrecs=tuple(self.satrecs[i] for i in idx),
+            norad_ids=self.norad_ids[idx],
+            names=tuple(self.names[i] for i in idx),
+            shell=tuple(self.shell[i] for i in idx),
+            name=self.name,
+            report=self.report,
+        )
+
+    def __add__(self, other: Constellation) -> Constellation:
+        return Constellation(
+            satrecs=self.satrecs + other.satrecs,
+            norad_ids=np.concatenate([self.norad_ids, other.norad_ids]),
+            names=self.names + other.names,
+            shell=self.shell + other.shell,
+            name=f"{self.name}+{other.name}" if self.name and other.name else self.name,
+        )
