@@ -170,8 +170,8 @@ def _look_angles(
     e = np.einsum("...i,...i->...", rho, east)
     n = np.einsum("...i,...i->...", rho, north)
     u = np.einsum("...i,...i->...", rho, up)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        el = np.degrees(np.arcsin(np.clip(u / rng, -1.0, 1.0)))
+    # atan2 keeps full precision near the zenith, where arcsin(u / range) loses ~1e-6 deg.
+    el = np.degrees(np.arctan2(u, np.hypot(e, n)))
     az = np.degrees(np.arctan2(e, n)) % 360.0
     return az, el, rng
 
@@ -218,7 +218,7 @@ def teme_to_itrs(
     if xp_rad or yp_rad:
         # W^T (pseudo-Earth-fixed -> ITRS), small-angle form of Vallado eq. 3-78.
         x, y, z = x - xp_rad * z, y + yp_rad * z, xp_rad * x - yp_rad * y + z
-    out = np.empty(np.broadcast_shapes(x.shape, z.shape) + (3,), dtype=np.float64)
+    out = np.empty((*np.broadcast_shapes(x.shape, z.shape), 3), dtype=np.float64)
     out[..., 0], out[..., 1], out[..., 2] = x, y, z
     return out
 

@@ -8,7 +8,7 @@ from skyfield's bundled IERS tables (UT1 - UTC is up to 0.9 s, about 400 m at th
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import numpy as np
@@ -50,7 +50,7 @@ def parse_time(value: str | datetime | np.datetime64, field: str = "time") -> np
                 field,
             ) from None
     if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
     return np.datetime64(dt.isoformat(), "ns")
 
 
@@ -65,7 +65,7 @@ def parse_duration(value: str | float | int, field: str = "duration") -> float:
         m = _DURATION_RE.match(str(value))
         if not m:
             raise InputError(
-                f"cannot read duration {value!r}; use a number with a unit: 500ms, 60s, 10m, 2h, 1d",
+                f"cannot read duration {value!r}; use a number and a unit: 500ms, 60s, 10m, 2h, 1d",
                 field,
             )
         seconds = float(m.group(1)) * _DURATION_UNITS[(m.group(2) or "s").lower()]

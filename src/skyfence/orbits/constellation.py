@@ -57,6 +57,8 @@ class Constellation:
         Name of the constellation (preset name or file name).
     report : ValidationReport or None
         What the loader skipped, for file sources.
+    plane, slot : numpy.ndarray of int64, shape (n_sat,)
+        Walker plane index and in-plane slot index (``-1`` when unknown, e.g. for TLE files).
     """
 
     satrecs: tuple[Satrec, ...]
@@ -65,6 +67,8 @@ class Constellation:
     shell: tuple[str, ...] = ()
     name: str = ""
     report: ValidationReport | None = None
+    plane: np.ndarray | None = None
+    slot: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.satrecs)
@@ -76,6 +80,12 @@ class Constellation:
             object.__setattr__(self, "shell", ("",) * n)
         elif len(self.shell) != n:
             raise ValueError("shell labels must have one entry per satellite")
+        for attr in ("plane", "slot"):
+            value = getattr(self, attr)
+            arr = np.full(n, -1, np.int64) if value is None else np.asarray(value, np.int64)
+            if arr.shape != (n,):
+                raise ValueError(f"{attr} must have one entry per satellite")
+            object.__setattr__(self, attr, arr)
 
     def __len__(self) -> int:
         return len(self.satrecs)
@@ -118,6 +128,8 @@ class Constellation:
             shell=tuple(self.shell[i] for i in idx),
             name=self.name,
             report=self.report,
+            plane=self.plane[idx],
+            slot=self.slot[idx],
         )
 
     def __add__(self, other: Constellation) -> Constellation:
@@ -127,4 +139,6 @@ class Constellation:
             names=self.names + other.names,
             shell=self.shell + other.shell,
             name=f"{self.name}+{other.name}" if self.name and other.name else self.name,
+            plane=np.concatenate([self.plane, other.plane]),
+            slot=np.concatenate([self.slot, other.slot]),
         )

@@ -1,0 +1,70 @@
+"""Constellations: Walker shells and real element sets, propagated with SGP4.
+
+``load_constellation`` is the one entry point for "a file path or a preset name".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .constellation import Constellation, ValidationReport
+from .propagate import Ephemeris, iter_ephemeris, propagate, require_accelerated
+from .shells import PRESETS, WalkerShell, preset, preset_names, walker_constellation
+
+__all__ = [
+    "DEFAULT_WALKER_EPOCH",
+    "PRESETS",
+    "Constellation",
+    "Ephemeris",
+    "ValidationReport",
+    "WalkerShell",
+    "iter_ephemeris",
+    "load_constellation",
+    "preset",
+    "preset_names",
+    "propagate",
+    "require_accelerated",
+    "walker_constellation",
+]
+
+#: Epoch given to Walker presets when the caller names none (UTC).
+DEFAULT_WALKER_EPOCH = "2026-01-01T00:00:00Z"
+
+
+def load_constellation(
+    source: str | Path,
+    *,
+    epoch: str | np.datetime64 | None = None,
+    skip_invalid: bool = False,
+) -> Constellation:
+    """A constellation from a preset name (``"starlink-gen1"``) or an element file path.
+
+    Parameters
+    ----------
+    source : str or Path
+        A Walker preset name (see `preset_names`) or a TLE / 3LE / OMM (JSON, CSV) file.
+    epoch : ISO time or datetime64, optional
+        Epoch of Walker presets (default `DEFAULT_WALKER_EPOCH`); ignored for files, whose
+        records carry their own epochs.
+    skip_invalid : bool
+        For files: load the valid records and report the rest in ``constellation.report``
+        instead of raising `ElementError` at the first bad record.
+    """
+    text = str(source).strip()
+    if not text:
+        raise InputError("empty constellation source; give a file path or a preset name",
+                         "constellation")
+    if text.lower() in PRESETS:
+        return preset(text, epoch if epoch is not None else DEFAULT_WALKER_EPOCH)
+    path = Path(text).expanduser()
+    if path.exists():
+        from .elements import load_elements
+
+        return load_elements(path, skip_invalid=skip_invalid)
+    if any(sep in text for sep in ("/", "\\", ".")):
+        raise InputError(f"element file not found: {text}", "constellation")
+    # Not a file: treat as a preset name so the error lists the presets and a close match.
+    return preset(text, epoch if epoch is not None else DEFAULT_WALKER_EPOCH)
