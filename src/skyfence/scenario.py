@@ -1,0 +1,316 @@
+"""Scenarios: what to simulate, as TOML validated by pydantic.
+
+A scenario names the constellation, the ground (regions and terminals), the service policy,
+the network, the time window and the outputs. Unknown keys are errors that name the key and
+suggest the closest valid one, so a typo never silently falls back to a default.
+
+The built-in default scenario (``skyfence run`` without ``--scenario``) is the situation in the
+news: Ukraine served, Kyiv's request for Crimea refused, Taiwan off, Russia and Belarus off.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ScenarioError
+from .timeutil import parse_duration, parse_time, time_grid
+
+__all__ = [
+    "ConstellationSpec",
+    "GroundSpec",
+    "NetworkSpec",
+    "OutputSpec",
+    "PolicySpec",
+    "RegionSpec",
+    "RunSpec",
+    "Scenario",
+    "TerminalSpec",
+    "TimeSpec",
+    "default_scenario",
+    "load_scenario",
+    "parse_scenario",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimeSpec(_Strict):
+    """Simulation window: ISO start (UTC), duration and step (``"1d"``, ``"60s"``)."""
+
+    start: str = "2026-02-23T00:00:00Z"
+    duration: str = "1d"
+    step: str = "60s"
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, v: str) -> str:
+        parse_time(v, "time.start")
+        return v
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v, "time.duration")
+        return v
+
+    @field_validator("step")
+    @classmethod
+    def _step(cls, v: str) -> str:
+        if parse_duration(v, "time.step") <= 0:
+            raise ValueError(f"step must be > 0 s, got {v!r}")
+        return v
+
+    @property
+    def start_utc(self) -> np.datetime64:
+        return parse_time(self.start, "time.start")
+
+    @property
+    def duration_s(self) -> float:
+        return parse_duration(self.duration, "time.duration")
+
+    @property
+    def step_s(self) -> float:
+        return parse_duration(self.step, "time.step")
+
+    def grid(self) -> np.ndarray:
+        """The UTC time grid, ``datetime64[ns]``."""
+        return time_grid(self.start_utc, self.duration_s, self.step_s)
+
+
+class ConstellationSpec(_Strict):
+    """A preset name (``starlink-gen1``) or an element file (TLE / 3LE / OMM)."""
+
+    source: str = "starlink-gen1"
+    skip_invalid: bool = False
+    min_elevation_deg: float = Field(25.0, description="user-terminal elevation mask, deg")
+    min_elevation_by_shell: dict[str, float] = Field(default_factory=dict)
+    gso_exclusion: bool = False
+
+    @field_validator("min_elevation_deg")
+    @classmethod
+    def _mask(cls, v: float) -> float:
+        if not (0.0 <= v < 90.0):
+            raise ValueError(f"elevation mask must be within [0, 90) deg, got {v}")
+        return v
+
+    @field_validator("min_elevation_by_shell")
+    @classmethod
+    def _masks(cls, v: dict[str, float]) -> dict[str, float]:
+        for shell, mask in v.items():
+            if not (0.0 <= mask < 90.0):
+                raise ValueError(f"elevation mask of shell {shell!r} must be in [0, 90), got {mask}")
+        return v
+
+
+class RegionSpec(_Strict):
+    """A region of the ground: a catalogue name (or a GeoJSON/WKT file) at an H3 resolution."""
+
+    name: str
+    resolution: int = 5
+    file: str | None = None
+
+    @field_validator("resolution")
+    @classmethod
+    def _res(cls, v: int) -> int:
+        if not (0 <= v <= 7):
+            raise ValueError(f"resolution must be within 0..7 (service cells are 5), got {v}")
+        return v
+
+
+class TerminalSpec(_Strict):
+    """A named user terminal (WGS-84 degrees, metres above the ellipsoid)."""
+
+    name: str
+    lat: float
+    lon: float
+    altitude_m: float = 0.0
+    speed_kmh: float = 0.0
+
+    @field_validator("lat")
+    @classmethod
+    def _lat(cls, v: float) -> float:
+        if not (-90.0 <= v <= 90.0):
+            raise ValueError(f"latitude must be within [-90, 90], got {v}")
+        return v
+
+    @field_validator("lon")
+    @classmethod
+    def _lon(cls, v: float) -> float:
+        if not (-180.0 <= v <= 360.0):
+            raise ValueError(f"longitude must be within [-180, 360], got {v}")
+        return v
+
+
+class GroundSpec(_Strict):
+    """Regions and terminals; ``edition`` picks the Natural Earth point of view."""
+
+    edition: Literal["deu", "default"] = "deu"
+    regions: list[RegionSpec] = Field(default_factory=list)
+    terminals: list[TerminalSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> GroundSpec:
+        for kind, names in (("region", [r.name for r in self.regions]),
+                            ("terminal", [t.name for t in self.terminals])):
+            dup = {n for n in names if names.count(n) > 1}
+            if dup:
+                raise ValueError(f"duplicate {kind} names: {', '.join(sorted(dup))}")
+        return self
+
+
+class PolicySpec(_Strict):
+    """Service policy: a TOML/JSON policy file, or the built-in default when ``file`` is empty."""
+
+    file: str | None = None
+
+
+class NetworkSpec(_Strict):
+    """Gateways, PoPs and lasers. Empty files mean the built-in defaults (facts.md)."""
+
+    enabled: bool = True
+    gateways: str | None = None
+    pops: str | None = None
+    lasers: bool = True
+    laser_range_km: float = 5000.0
+    slot: str = "15s"
+    rtt_every: str = "5m"
+    per_hop_ms: float = 0.0
+
+    @field_validator("laser_range_km")
+    @classmethod
+    def _range(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError(f"laser range must be > 0 km, got {v}")
+        return v
+
+
+class OutputSpec(_Strict):
+    """Where and what to write."""
+
+    dir: str = "out/default"
+    maps: bool = True
+    netcdf: bool = True
+
+
+class RunSpec(_Strict):
+    """Execution: time-chunk length and optional Dask scheduler (``"local"`` or an address)."""
+
+    chunk_steps: int = 60
+    dask: str | None = None
+
+    @field_validator("chunk_steps")
+    @classmethod
+    def _chunk(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError(f"chunk_steps must be >= 1, got {v}")
+        return v
+
+
+class Scenario(_Strict):
+    """A whole scenario (see the module docstring)."""
+
+    name: str = "scenario"
+    description: str = ""
+    seed: int = 0
+    time: TimeSpec = TimeSpec()
+    constellation: ConstellationSpec = ConstellationSpec()
+    ground: GroundSpec = GroundSpec()
+    policy: PolicySpec = PolicySpec()
+    network: NetworkSpec = NetworkSpec()
+    outputs: OutputSpec = OutputSpec()
+    run: RunSpec = RunSpec()
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names valid at ``loc`` (the parent path of an unknown key)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        info = getattr(current, "model_fields", {}).get(part)
+        if info is None:
+            return []
+        ann = info.annotation
+        args = getattr(ann, "__args__", ())
+        current = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(
+            a, BaseModel)), None)
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            key = str(err["loc"][-1])
+            options = _known_keys(Scenario, tuple(err["loc"][:-1]))
+            close = difflib.get_close_matches(key, options, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            lines.append(f"unknown key {loc!r}{hint} (valid: {', '.join(options)})")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{loc}: {msg}")
+    return "; ".join(lines)
+
+
+def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
+    """Validate a scenario mapping; errors name the source and the offending keys."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_format_errors(exc, source), source) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a TOML scenario file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError("scenario file not found", str(p)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"not valid TOML: {exc}", str(p)) from None
+    scenario = parse_scenario(data, str(p))
+    return _resolve_paths(scenario, p.parent)
+
+
+def _resolve_paths(scenario: Scenario, base: Path) -> Scenario:
+    """Make relative file paths in a scenario relative to the scenario file's folder."""
+
+    def fix(value: str | None) -> str | None:
+        if not value:
+            return value
+        candidate = Path(value).expanduser()
+        if candidate.is_absolute() or not (base / candidate).exists():
+            return value
+        return str(base / candidate)
+
+    src = scenario.constellation.source
+    fixed_src = fix(src) or src
+    return scenario.model_copy(update={
+        "constellation": scenario.constellation.model_copy(update={"source": fixed_src}),
+        "policy": scenario.policy.model_copy(update={"file": fix(scenario.policy.file)}),
+        "network": scenario.network.model_copy(update={
+            "gateways": fix(scenario.network.gateways), "pops": fix(scenario.network.pops)}),
+        "ground": scenario.ground.model_copy(update={"regions": [
+            r.model_copy(update={"file": fix(r.file)}) for r in scenario.ground.regions]}),
+    })
+
+
+def default_scenario() -> Scenario:
+    """The built-in default scenario (package data ``skyfence/data/default_scenario.toml``)."""
+    text = resources.files("skyfence").joinpath("data/default_scenario.toml").read_text("utf-8")
+    return parse_scenario(tomllib.loads(text), "default_scenario.toml")
