@@ -5,7 +5,8 @@ Every `SkyfenceError` becomes a one-line ``Error: ...`` message with exit code 2
 
 from __future__ import annotations
 
-import click
+from typing import Any
+
 import typer
 from typer.core import TyperGroup
 
@@ -13,15 +14,21 @@ from ..errors import SkyfenceError
 
 __all__ = ["app", "main"]
 
+# Typer >= 0.20 vendors click; take ClickException from Typer's own class tree so the error is
+# caught by whichever click Typer runs on.
+_ClickException: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
 
-class InputFailure(click.ClickException):
+
+class InputFailure(_ClickException):  # type: ignore[misc, valid-type]
     """A `SkyfenceError` shown to the user without a traceback (exit code 2)."""
 
     exit_code = 2
 
 
 class _Group(TyperGroup):
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except SkyfenceError as exc:

@@ -1,0 +1,231 @@
+"""Current element sets from CelesTrak by group name, with a local cache and a clear offline error.
+
+``fetch_group("starlink")`` downloads ``https://celestrak.org/NORAD/elements/gp.php?GROUP=starlink
+&FORMAT=tle`` (CelesTrak's GP interface, celestrak.org/NORAD/documentation/gp-data-formats.php)
+into a cache folder and returns a `FetchResult` (usable wherever a path is expected). A cached
+copy younger than ``max_age_s`` is used without asking the network: CelesTrak updates its GP
+data about every two hours and asks clients not to download the same data more often (same
+page). Without a network, a stale cached copy is still used and the result says how old it is;
+with no cached copy at all, `OfflineError` says what to do instead.
+
+The cache folder is ``$SKYFENCE_CACHE_DIR/celestrak`` when the environment variable is set,
+otherwise ``~/.cache/skyfence/celestrak``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError, OfflineError
+
+__all__ = [
+    "CACHE_ENV_VAR",
+    "CELESTRAK_URL",
+    "DEFAULT_MAX_AGE_S",
+    "FETCH_FORMATS",
+    "FetchResult",
+    "default_cache_dir",
+    "fetch_group",
+]
+
+#: CelesTrak's GP query endpoint (celestrak.org/NORAD/documentation/gp-data-formats.php).
+CELESTRAK_URL = "https://celestrak.org/NORAD/elements/gp.php"
+#: Environment variable naming the skyfence cache root.
+CACHE_ENV_VAR = "SKYFENCE_CACHE_DIR"
+#: Age (s) below which a cached copy is used without downloading: CelesTrak's update period.
+DEFAULT_MAX_AGE_S = 2 * 3600.0
+#: Formats that can be fetched, with the file suffix each is cached under.
+FETCH_FORMATS = {"tle": "tle", "json": "json", "csv": "csv"}
+
+_GROUP_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+_GROUP_EXAMPLES = "starlink, oneweb, stations, active, gps-ops, last-30-days"
+_USER_AGENT = "skyfence (python urllib)"
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """Where fetched elements are, and how fresh.
+
+    Attributes
+    ----------
+    path : Path
+        The cached element file.
+    group : str
+    origin : {"network", "cache", "stale-cache"}
+        Downloaded now; a fresh cached copy; or a cached copy older than ``max_age_s`` used
+        because the download failed.
+    age_s : float
+        Age of the file in seconds (0 when just downloaded).
+    warning : str or None
+        A sentence for the user when a stale copy was used.
+    """
+
+    path: Path
+    group: str
+    origin: str
+    age_s: float
+    warning: str | None = None
+
+    @property
+    def stale(self) -> bool:
+        """True when a cached copy older than ``max_age_s`` was returned."""
+        return self.origin == "stale-cache"
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+
+def default_cache_dir() -> Path:
+    """The cache folder: ``$SKYFENCE_CACHE_DIR/celestrak`` or ``~/.cache/skyfence/celestrak``."""
+    root = os.environ.get(CACHE_ENV_VAR)
+    base = Path(root).expanduser() if root else Path.home() / ".cache" / "skyfence"
+    return base / "celestrak"
+
+
+def _check_group(group: str) -> str:
+    name = str(group).strip().lower()
+    if not _GROUP_RE.fullmatch(name):
+        raise InputError(
+            f"{group!r} is not a CelesTrak group name: use letters, digits and '-' (up to 40), "
+            f"such as {_GROUP_EXAMPLES}",
+            "group",
+        )
+    return name
+
+
+def _looks_like_elements(data: bytes, fmt: str) -> bool:
+    text = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if fmt == "json":
+        return text.startswith(b"[") and b"NORAD_CAT_ID" in text[:4096]
+    if fmt == "csv":
+        return b"NORAD_CAT_ID" in text.split(b"\n", 1)[0]
+    return any(ln.startswith(b"1 ") for ln in text.splitlines()[:3])
+
+
+def _age_s(path: Path) -> float:
+    return max(0.0, time.time() - path.stat().st_mtime)
+
+
+def _human_age(age_s: float) -> str:
+    if age_s < 3600:
+        return f"{age_s / 60:.0f} min"
+    if age_s < 2 * 86400:
+        return f"{age_s / 3600:.1f} h"
+    return f"{age_s / 86400:.1f} days"
+
+
+def fetch_group(
+    group: str,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    max_age_s: float = DEFAULT_MAX_AGE_S,
+    base_url: str = CELESTRAK_URL,
+    timeout_s: float = 30.0,
+    fmt: str = "tle",
+) -> FetchResult:
+    """Fetch the current element sets of a CelesTrak group, through a local cache.
+
+    Parameters
+    ----------
+    group : str
+        CelesTrak group name, e.g. ``"starlink"`` (letters, digits and ``-``).
+    cache_dir : path-like, optional
+        Cache folder (default `default_cache_dir`).
+    max_age_s : float
+        A cached copy younger than this (s) is used without downloading; 0 always downloads.
+    base_url : str
+        The GP endpoint (a local server in tests).
+    timeout_s : float
+        Network timeout (s).
+    fmt : {"tle", "json", "csv"}
+        CelesTrak ``FORMAT``: 3-line TLE, OMM JSON or OMM CSV.
+
+    Returns
+    -------
+    FetchResult
+        ``path`` of the element file, and whether it came from the network or the cache.
+
+    Raises
+    ------
+    InputError
+        For a malformed group name or format, or a reply that holds no element sets (an
+        unknown group).
+    OfflineError
+        When the download fails and no cached copy exists.
+    """
+    name = _check_group(group)
+    fmt = str(fmt).strip().lower()
+    if fmt not in FETCH_FORMATS:
+        raise InputError(f"format {fmt!r} is not one of {', '.join(FETCH_FORMATS)}", "format")
+    if not (max_age_s >= 0):
+        raise InputError(f"max_age_s must be >= 0, got {max_age_s!r}", "max_age_s")
+    if not (timeout_s > 0):
+        raise InputError(f"timeout_s must be > 0, got {timeout_s!r}", "timeout_s")
+    folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    path = folder / f"{name}.{FETCH_FORMATS[fmt]}"
+    if path.is_file():
+        age = _age_s(path)
+        if age < max_age_s:
+            return FetchResult(path, name, "cache", age)
+    url = f"{base_url}?{urllib.parse.urlencode({'GROUP': name, 'FORMAT': fmt})}"
+    try:
+        data = _download(url, timeout_s)
+    except _DownloadError as exc:
+        if path.is_file():
+            age = _age_s(path)
+            return FetchResult(
+                path, name, "stale-cache", age,
+                warning=(f"could not reach CelesTrak ({exc.reason}); using the cached copy of "
+                         f"group {name!r} from {_human_age(age)} ago: {path}"),
+            )
+        raise OfflineError(
+            f"cannot download CelesTrak group {name!r} from {url} ({exc.reason}) and there is "
+            f"no cached copy in {folder}. Pass a local element file instead (TLE, 3-line TLE, "
+            f"OMM JSON or CSV, e.g. `skyfence constellation info ./starlink.tle`), or fetch "
+            f"again when online"
+        ) from None
+    if not _looks_like_elements(data, fmt):
+        reply = data[:120].decode("utf-8", "replace").strip().splitlines()
+        raise InputError(
+            f"CelesTrak returned no element sets for group {name!r} "
+            f"(reply: {reply[0] if reply else 'empty'!r}); check the group name, e.g. "
+            f"{_GROUP_EXAMPLES}",
+            "group",
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return FetchResult(path, name, "network", 0.0)
+
+
+class _DownloadError(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _download(url: str, timeout_s: float) -> bytes:
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return response.read()
+    except urllib.error.HTTPError as exc:
+        raise _DownloadError(f"HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        raise _DownloadError(str(exc.reason)) from None
+    except (TimeoutError, OSError) as exc:
+        raise _DownloadError(str(exc) or type(exc).__name__) from None
