@@ -51,6 +51,9 @@ def _register() -> None:
     from . import constellation, propagate_cmd
 
     app.add_typer(constellation.app, name="constellation")
+    from . import regions
+
+    app.add_typer(regions.app, name="regions")
     propagate_cmd.register(app)
 
 

@@ -35,20 +35,24 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..earth import geodetic_to_itrs
-from ..errors import SiteError
+from ..errors import InputError, SiteError
+from ..timeutil import parse_time
 
 __all__ = [
     "DEFAULT_GATEWAY_GSO_EXCLUSION_DEG",
     "DEFAULT_GATEWAY_MIN_ELEVATION_DEG",
     "MEAN_EARTH_RADIUS_KM",
     "Gateway",
+    "Outage",
     "Pop",
     "Sites",
+    "availability",
     "default_sites",
     "great_circle_km",
     "load_gateways",
     "load_pops",
     "load_sites",
+    "parse_outage",
 ]
 
 #: Minimum elevation of gateway links, deg (FCC order of April 2021; ../shared/facts.md).
@@ -423,7 +427,8 @@ def _read_records(path: Path, required: Sequence[str], optional: Sequence[str]
                             f"{', '.join(required)}; optional: {', '.join(optional)}",
                             f"{path}:1")
         for i, raw in enumerate(reader, start=2):
-            if raw is None or not any((v or "").strip() for v in raw.values() if isinstance(v, str)):
+            values = [v for v in raw.values() if isinstance(v, str)]
+            if not any(v.strip() for v in values) and None not in raw:
                 continue
             if None in raw:
                 raise SiteError(f"more values than the {len(header)} columns of the header",
@@ -465,7 +470,8 @@ def _with_where(where: str, fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except SiteError as exc:
-        field_name = (exc.where or "").rsplit(": ", 1)[-1] if exc.where and ": " in exc.where else ""
+        inner = exc.where or ""
+        field_name = inner.rsplit(": ", 1)[-1] if ": " in inner else ""
         raise SiteError(exc.message, f"{where}: {field_name}" if field_name else where) from None
 
 
@@ -526,3 +532,76 @@ def load_sites(gateways: str | Path | None = None, pops: str | Path | None = Non
     if gateways is not None and pops is None:
         source += " (with the default PoPs; give --pops to change the associations)"
     return Sites(gws, ps, source=source)
+
+
+# --- availability ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Outage:
+    """A gateway or PoP unavailable over ``[start_utc, end_utc)`` (None = open-ended).
+
+    ``kind`` is ``"gateway"`` or ``"pop"`` and ``index`` its index in `Sites`.
+    """
+
+    name: str
+    kind: str
+    index: int
+    start_utc: np.datetime64 | None = None
+    end_utc: np.datetime64 | None = None
+
+    def active(self, t_utc: np.ndarray) -> np.ndarray:
+        """Bool array, shape of ``t_utc``: True while the site is down."""
+        t = np.asarray(t_utc, dtype="datetime64[ns]")
+        out = np.ones(t.shape, bool)
+        if self.start_utc is not None:
+            out &= t >= self.start_utc
+        if self.end_utc is not None:
+            out &= t < self.end_utc
+        return out
+
+
+def parse_outage(text: str, sites: Sites, where: str = "--gateway-down") -> Outage:
+    """Parse ``NAME`` or ``NAME@START/END`` (ISO 8601 UTC; either end may be empty).
+
+    ``NAME`` is a gateway or PoP of ``sites``.
+
+    >>> o = parse_outage("Kaunas@2026-02-23T00:00Z/2026-02-23T01:00Z", default_sites())
+    >>> o.kind, o.index, str(o.end_utc)
+    ('gateway', 1, '2026-02-23T01:00:00.000000000')
+    """
+    name, sep, window = str(text).partition("@")
+    name = name.strip()
+    if not name:
+        raise SiteError(f"empty site name in {text!r}; use NAME or NAME@START/END", where)
+    kind, index = sites.site_index(name, where)
+    start = end = None
+    if sep:
+        a, slash, b = window.partition("/")
+        if not slash:
+            raise SiteError(f"window {window!r} must be START/END (ISO 8601 UTC; either may be "
+                            "empty)", where)
+        try:
+            start = parse_time(a.strip(), where) if a.strip() else None
+            end = parse_time(b.strip(), where) if b.strip() else None
+        except InputError as exc:
+            raise SiteError(exc.message, where) from None
+        if start is not None and end is not None and end <= start:
+            raise SiteError(f"outage window ends ({b.strip()}) before it starts ({a.strip()})",
+                            where)
+    return Outage(name, kind, index, start, end)
+
+
+def availability(
+    outages: Iterable[Outage], t_utc: np.ndarray, sites: Sites
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gateway and PoP availability over time.
+
+    Returns ``gateway_up`` (n_time, n_gw) and ``pop_up`` (n_time, n_pop), bool.
+    """
+    t = np.atleast_1d(np.asarray(t_utc, dtype="datetime64[ns]"))
+    gw_up = np.ones((t.size, len(sites.gateways)), bool)
+    pop_up = np.ones((t.size, len(sites.pops)), bool)
+    for o in outages:
+        target = gw_up if o.kind == "gateway" else pop_up
+        target[:, o.index] &= ~o.active(t)
+    return gw_up, pop_up

@@ -10,8 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from .celestrak import fetch_group
 from .constellation import Constellation, ValidationReport
+from .elements import load_elements, write_tle
 from .propagate import Ephemeris, iter_ephemeris, propagate, require_accelerated
+from .recover import recover_shells
 from .shells import PRESETS, WalkerShell, preset, preset_names, walker_constellation
 
 __all__ = [
@@ -21,13 +24,17 @@ __all__ = [
     "Ephemeris",
     "ValidationReport",
     "WalkerShell",
+    "fetch_group",
     "iter_ephemeris",
     "load_constellation",
+    "load_elements",
     "preset",
     "preset_names",
     "propagate",
+    "recover_shells",
     "require_accelerated",
     "walker_constellation",
+    "write_tle",
 ]
 
 #: Epoch given to Walker presets when the caller names none (UTC).
@@ -61,8 +68,6 @@ def load_constellation(
         return preset(text, epoch if epoch is not None else DEFAULT_WALKER_EPOCH)
     path = Path(text).expanduser()
     if path.exists():
-        from .elements import load_elements
-
         return load_elements(path, skip_invalid=skip_invalid)
     if any(sep in text for sep in ("/", "\\", ".")):
         raise InputError(f"element file not found: {text}", "constellation")

@@ -3,10 +3,13 @@
 ``fetch_group("starlink")`` downloads ``https://celestrak.org/NORAD/elements/gp.php?GROUP=starlink
 &FORMAT=tle`` (CelesTrak's GP interface, celestrak.org/NORAD/documentation/gp-data-formats.php)
 into a cache folder and returns a `FetchResult` (usable wherever a path is expected). A cached
-copy younger than ``max_age_s`` is used without asking the network: CelesTrak updates its GP
-data about every two hours and asks clients not to download the same data more often (same
-page). Without a network, a stale cached copy is still used and the result says how old it is;
-with no cached copy at all, `OfflineError` says what to do instead.
+copy younger than ``max_age_s`` is used without asking the network: CelesTrak "does not update
+any data more often than every 2 hours" and asks clients to check less often (CelesTrak's notice
+of 2022-07-19, posted e.g. as github.com/shashwatak/satellite-js/issues/105), and it answers a
+repeated download within that time with HTTP 403 "GP data has not updated since your last
+successful download ... Data is updated once every 2 hours". When the download fails (no
+network, an HTTP error such as that 403) a cached copy is still used, older or not, and the
+result says how old it is; with no cached copy at all, `OfflineError` says what to do instead.
 
 The cache folder is ``$SKYFENCE_CACHE_DIR/celestrak`` when the environment variable is set,
 otherwise ``~/.cache/skyfence/celestrak``.
@@ -40,7 +43,8 @@ __all__ = [
 CELESTRAK_URL = "https://celestrak.org/NORAD/elements/gp.php"
 #: Environment variable naming the skyfence cache root.
 CACHE_ENV_VAR = "SKYFENCE_CACHE_DIR"
-#: Age (s) below which a cached copy is used without downloading: CelesTrak's update period.
+#: Age (s) below which a cached copy is used without downloading: CelesTrak's update period
+#: (at most every 2 hours, CelesTrak notice of 2022-07-19; see the module docstring).
 DEFAULT_MAX_AGE_S = 2 * 3600.0
 #: Formats that can be fetched, with the file suffix each is cached under.
 FETCH_FORMATS = {"tle": "tle", "json": "json", "csv": "csv"}
@@ -183,7 +187,7 @@ def fetch_group(
             age = _age_s(path)
             return FetchResult(
                 path, name, "stale-cache", age,
-                warning=(f"could not reach CelesTrak ({exc.reason}); using the cached copy of "
+                warning=(f"download from CelesTrak failed ({exc.reason}); using the cached copy of "
                          f"group {name!r} from {_human_age(age)} ago: {path}"),
             )
         raise OfflineError(
@@ -224,7 +228,12 @@ def _download(url: str, timeout_s: float) -> bytes:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             return response.read()
     except urllib.error.HTTPError as exc:
-        raise _DownloadError(f"HTTP {exc.code} {exc.reason}") from None
+        try:
+            detail = exc.read(200).decode("utf-8", "replace").strip().splitlines()
+        except OSError:
+            detail = []
+        suffix = f": {detail[0]}" if detail else ""
+        raise _DownloadError(f"HTTP {exc.code} {exc.reason}{suffix}") from None
     except urllib.error.URLError as exc:
         raise _DownloadError(str(exc.reason)) from None
     except (TimeoutError, OSError) as exc:

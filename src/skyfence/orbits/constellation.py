@@ -102,8 +102,11 @@ class Constellation:
             return np.zeros(0, dtype="datetime64[ns]")
         jd = np.array([s.jdsatepoch for s in self.satrecs], dtype=np.float64)
         fr = np.array([s.jdsatepochF for s in self.satrecs], dtype=np.float64)
-        days = (jd - _UNIX_EPOCH_JD) + fr
-        ns = np.round(days * 86_400e9).astype(np.int64)
+        # Whole days and the fraction separately, in integer nanoseconds (float64 days since
+        # 1970 would lose ~0.2 us).
+        whole = np.floor(jd - _UNIX_EPOCH_JD)
+        frac = (jd - _UNIX_EPOCH_JD - whole) + fr
+        ns = whole.astype(np.int64) * 86_400 * 10**9 + np.round(frac * 86_400e9).astype(np.int64)
         return ns.astype("datetime64[ns]")
 
     @cached_property

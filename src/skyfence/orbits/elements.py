@@ -35,10 +35,9 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sgp4 import omm as sgp4_omm
@@ -165,8 +164,7 @@ _WHITESPACE_RE = re.compile(r"\s*")
 _GROUP_HINT = "the file holds TLE, 3-line TLE, OMM JSON or OMM CSV element sets"
 
 
-@dataclass(frozen=True)
-class _Record:
+class _Record(NamedTuple):
     where: str
     norad_id: int
     name: str
@@ -492,7 +490,9 @@ def _read_tle_record(lines: list[str], i: int, source: str) -> tuple[_Record, in
         raise _RecordError(ElementError(
             f"wrong line number {line2[:1]!r} in column 1: expected '2' (line 2 of the element "
             f"set whose line 1 is at line {i1 + 1}), found {line2[:72]!r}",
-            f"{source}:{i2 + 1}"), i2)
+            f"{source}:{i2 + 1}"),
+            # A mis-numbered TLE line belongs to this record; anything else may start the next.
+            i2 + 1 if _looks_like_tle_line(line2) else i2)
     try:
         rec = _tle_record(line1, line2, sat_name, source, i1 + 1, i2 + 1)
     except ElementError as exc:
@@ -503,12 +503,12 @@ def _read_tle_record(lines: list[str], i: int, source: str) -> tuple[_Record, in
 def _layout_message(line: str, number: int) -> str:
     columns, _, template = _LAYOUT[number]
     col = next(
-        (k for k, ch in enumerate(line[:_TLE_LENGTH]) if ch not in columns[k]),
-        min(len(line), _TLE_LENGTH),
+        (k for k, ch in enumerate(line[:_TLE_LENGTH]) if ch not in columns[k]), None
     )
-    if col >= len(line):
-        problem = (f"it has {len(line)} characters; a TLE line has exactly {_TLE_LENGTH}"
-                   if len(line) != _TLE_LENGTH else "")
+    if col is None:
+        # Every column present matches: the line is too short or too long.
+        col = min(len(line), _TLE_LENGTH)
+        problem = f"it has {len(line)} characters; a TLE line has exactly {_TLE_LENGTH}"
     else:
         allowed = columns[col]
         want = (
@@ -518,16 +518,14 @@ def _layout_message(line: str, number: int) -> str:
             "a sign (+, - or space)" if allowed == _SIGN else
             "+ or -" if allowed == _EXP_SIGN else
             "U, C, S or a space" if allowed == "UCS " else
+            "a digit, a capital letter or a space" if allowed in (_ALPHA5, _DESIGNATOR) else
             f"{allowed!r}"
         )
         problem = f"column {col + 1} should hold {want}, found {line[col]!r}"
-        if len(line) > _TLE_LENGTH and col >= _TLE_LENGTH:
-            problem = f"it has {len(line)} characters; a TLE line has exactly {_TLE_LENGTH}"
-    caret = " " * min(col, _TLE_LENGTH) + "^"
+    caret = " " * col + "^"
     return (
         f"TLE line {number} does not match the column layout: {problem}.\n"
-        "The format is strict about the position of every digit, point and space. Here is the\n"
-        f"official layout of line {number} (N a digit) and the line you provided:\n"
+        f"Official layout of line {number} (N a digit), then the line given:\n"
         f"{template}\n{line}\n{caret}"
     )
 

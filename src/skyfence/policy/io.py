@@ -14,6 +14,7 @@ field; valid fields: ...``); TOML and JSON syntax errors name the line. A region
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import tomllib
@@ -240,12 +241,17 @@ def _inner_model(tp: Any) -> type[BaseModel] | None:
 
 def _policy_error(exc: ValidationError, source: str) -> PolicyError:
     msgs = []
-    for err in exc.errors():
+    # an unknown key (a typo) usually explains a "missing" error beside it: report it first
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    for err in errors:
         loc = tuple(err["loc"])
         if err["type"] == "extra_forbidden":
             model = _model_at(loc)
-            valid = ", ".join(sorted(model.model_fields)) if model is not None else "?"
-            msgs.append(f"{_loc_text(loc)}: unknown field {loc[-1]!r}; valid fields: {valid}")
+            fields = sorted(model.model_fields) if model is not None else []
+            close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            msgs.append(f"{_loc_text(loc)}: unknown field {loc[-1]!r}{hint}; valid fields: "
+                        f"{', '.join(fields) or '?'}")
         elif err["type"] == "missing":
             msgs.append(f"{_loc_text(loc)}: required field missing")
         else:
@@ -253,7 +259,7 @@ def _policy_error(exc: ValidationError, source: str) -> PolicyError:
             got = err.get("input")
             shown = f" (got {got!r})" if not isinstance(got, dict | list) else ""
             msgs.append(f"{_loc_text(loc) or '(top level)'}: {msg}{shown}")
-    first_loc = _loc_text(tuple(exc.errors()[0]["loc"])) if exc.errors() else ""
+    first_loc = _loc_text(tuple(errors[0]["loc"])) if errors else ""
     where = f"{source}: {first_loc}" if first_loc else source
     more = f" (and {len(msgs) - 1} more: {'; '.join(msgs[1:])})" if len(msgs) > 1 else ""
     return PolicyError(msgs[0].split(": ", 1)[-1] + more, where)

@@ -53,12 +53,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, Literal, Protocol
 
 import h3
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from ..errors import PolicyError, RegionError, SiteError
 
@@ -126,7 +133,7 @@ def to_utc_datetime(value: Any, field_name: str = "time") -> datetime:
     if isinstance(value, np.datetime64):
         if np.isnat(value):
             raise PolicyError("time is NaT", field_name)
-        return value.astype("datetime64[us]").item().replace(tzinfo=timezone.utc)
+        return value.astype("datetime64[us]").item().replace(tzinfo=UTC)
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, date):
@@ -147,13 +154,13 @@ def to_utc_datetime(value: Any, field_name: str = "time") -> datetime:
             f"expected an ISO 8601 time such as 2022-09-01T12:00:00Z, got {value!r}", field_name
         )
     if dt.tzinfo is None:
-        return dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
 
 
 def format_utc(dt: datetime) -> str:
     """ISO 8601 UTC text with a ``Z`` suffix (microseconds only when non-zero)."""
-    dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+    dt = dt.astimezone(UTC).replace(tzinfo=None)
     text = dt.isoformat(timespec="microseconds" if dt.microsecond else "seconds")
     return text + "Z"
 
@@ -161,7 +168,8 @@ def format_utc(dt: datetime) -> str:
 def _ns(dt: datetime | None) -> int | None:
     if dt is None:
         return None
-    return int(np.datetime64(dt.astimezone(timezone.utc).replace(tzinfo=None), "ns").astype(np.int64))
+    naive = dt.astimezone(UTC).replace(tzinfo=None)
+    return int(np.datetime64(naive, "ns").astype(np.int64))
 
 
 def _as_ns_array(t_utc: Any) -> np.ndarray:
@@ -198,9 +206,10 @@ def cells_from_hex(values: Sequence[str] | Sequence[int] | np.ndarray, where: st
             raise PolicyError(f"{v!r} is not a valid H3 cell", f"{where}[{i}]")
         res = h3.get_resolution(text)
         if res > resolution:
+            parent = h3.cell_to_parent(text, resolution)
             raise PolicyError(
                 f"H3 cell {text} has resolution {res}; service cells are resolution "
-                f"{resolution}: give the res-{resolution} parent {h3.cell_to_parent(text, resolution)}",
+                f"{resolution}: give the res-{resolution} parent {parent}",
                 f"{where}[{i}]",
             )
         if res == resolution:
@@ -366,12 +375,14 @@ class PolicyDoc(_Strict):
 class ResolvedRegion:
     """A region as the policy needs it: its res-5 cells and its kind.
 
-    ``kind`` is ``"country"`` for a country of the catalogue, else ``"area"``.
+    ``kind`` is ``"country"`` for a country of the catalogue, else ``"area"``. ``region`` is
+    the `skyfence.ground.Region` (geometry) when known, for region algebra and maps.
     """
 
     name: str
     cells: np.ndarray
     kind: str = "area"
+    region: Any = field(default=None, repr=False)
 
 
 class RegionResolver(Protocol):
@@ -654,7 +665,8 @@ class CompiledPolicy:
         speeds = (np.full(lat.size, np.nan) if speed_kmh is None
                   else np.array([np.nan if s is None else float(s) for s in speed_kmh]))
         if speeds.size != lat.size:
-            raise SiteError(f"speed_kmh has {speeds.size} values for {lat.size} points", "speed_kmh")
+            raise SiteError(f"speed_kmh has {speeds.size} values for {lat.size} points",
+                            "speed_kmh")
         for i, nm in enumerate(names):
             if not (np.isfinite(lat[i]) and -90.0 <= lat[i] <= 90.0):
                 raise SiteError(f"latitude {lat[i]} deg outside [-90, 90]", f"point {nm}")
@@ -805,7 +817,8 @@ def compile_policy(
             else:
                 assert region_builder is not None
                 built = region_builder(spec, _LocalFirst(local, outer))
-                local[spec.name] = ResolvedRegion(spec.name, built.cells, spec.kind)
+                local[spec.name] = ResolvedRegion(spec.name, built.cells, spec.kind,
+                                                  built.region)
         except RegionError as exc:
             if exc.where and exc.where.startswith(source):
                 raise

@@ -1,0 +1,320 @@
+"""``skyfence policy``: show, apply, diff, verify, export and check territorial service policies.
+
+Store commands take ``--db PATH`` (default ``$SKYFENCE_DB`` or ``./skyfence.sqlite``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import InputError, PolicyError, SiteError
+from ..policy import _regions
+from ..policy.diff import diff_policies, rule_changes
+from ..policy.io import PolicyFile, dump_policy, load_default_policy, load_policy_file
+from ..policy.rules import CompiledPolicy, PolicyDoc, compile_policy, format_utc, to_utc_datetime
+from ..policy.store import PolicyStore
+
+__all__ = ["app", "db_path", "open_store", "parse_point"]
+
+app = typer.Typer(help="Territorial service policy: rules per H3 res-5 cell, versioned in a "
+                  "durable store with a hash-chained audit log.", no_args_is_help=True)
+
+DbOpt = Annotated[Path | None, typer.Option(
+    "--db", help="Policy store (SQLite). Default: $SKYFENCE_DB or ./skyfence.sqlite.")]
+NameOpt = Annotated[str, typer.Option("--name", help="Policy name in the store.")]
+EditionOpt = Annotated[str, typer.Option(
+    "--edition", help="Natural Earth boundary edition for region names: deu (German point of "
+    "view: Crimea in Ukraine, Taiwan on its own) or default (de facto control).")]
+
+
+def db_path(db: Path | None) -> Path:
+    """``--db``, else ``$SKYFENCE_DB``, else ``./skyfence.sqlite``."""
+    if db is not None:
+        return db
+    return Path(os.environ.get("SKYFENCE_DB") or "skyfence.sqlite")
+
+
+def open_store(db: Path | None, *, create: bool = False, edition: str = "deu") -> PolicyStore:
+    """Open the store for a command (read commands refuse a missing file)."""
+    return PolicyStore(db_path(db), create=create,
+                       resolver=_regions.catalogue_resolver(edition))
+
+
+def _who(by: str | None) -> str:
+    return by or os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(width=160, soft_wrap=False)
+
+
+def _rules_table(doc: PolicyDoc, title: str) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False)
+    for col in ("#", "rule", "target", "action", "priority", "window (UTC)", "reason"):
+        table.add_column(col, overflow="fold")
+    for i, r in enumerate(doc.rules):
+        target = r.region if r.region is not None else f"{len(r.cells or [])} cells"
+        window = ("" if not r.timed else
+                  f"[{format_utc(r.start) if r.start else '-inf'}, "
+                  f"{format_utc(r.end) if r.end else '+inf'})")
+        table.add_row(str(i), r.name, target, r.action, str(r.priority), window, r.reason)
+    for m in doc.moving_rules:
+        window = ("" if not m.timed else
+                  f"[{format_utc(m.start) if m.start else '-inf'}, "
+                  f"{format_utc(m.end) if m.end else '+inf'})")
+        table.add_row("m", m.name, m.region, f"off > {m.max_speed_kmh:g} km/h", "", window,
+                      m.reason)
+    table.add_row("", "default", "rest of the world", doc.default_action, "", "",
+                  doc.default_reason)
+    return table
+
+
+@app.command("show")
+def show(
+    version: Annotated[int | None, typer.Option("--version", help="Version number; default "
+                                                "the latest.")] = None,
+    name: NameOpt = "default",
+    db: DbOpt = None,
+    policy: Annotated[Path | None, typer.Option(
+        "--policy", help="Show a policy file instead of a stored version.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, toml or json.")] = "table",
+) -> None:
+    """Show a stored policy version (the latest by default) or a policy file."""
+    if fmt not in ("table", "toml", "json"):
+        raise InputError(f"unknown format {fmt!r}; use table, toml or json", "--format")
+    if policy is not None:
+        doc: PolicyDoc = load_policy_file(policy).policy()
+        title = f"{doc.name} (file {policy})"
+    else:
+        with open_store(db) as store:
+            v = store.get_version(version, name)
+            doc = v.doc()
+            n = len(store.versions(name))
+            title = (f"{v.label()} of {n}: by {v.created_by} at {v.created_at}"
+                     + (f" ({v.comment})" if v.comment else ""))
+    if fmt == "table":
+        _console().print(_rules_table(doc, title))
+    else:
+        typer.echo(dump_policy(doc, fmt), nl=False)
+
+
+@app.command("versions")
+def versions(name: Annotated[str | None, typer.Option("--name", help="Only this policy.")] = None,
+             db: DbOpt = None) -> None:
+    """List stored policy versions."""
+    with open_store(db) as store:
+        rows = store.versions(name)
+    for v in rows:
+        typer.echo(f"{v.label()}\t{v.created_at}\t{v.created_by}\t{v.content_sha256[:12]}\t"
+                   f"{v.comment}")
+
+
+@app.command("apply")
+def apply(
+    file: Annotated[Path, typer.Argument(help="Policy file (.toml or .json).")],
+    by: Annotated[str | None, typer.Option("--by", help="Who applies it (default $USER).")] = None,
+    comment: Annotated[str, typer.Option("--comment", help="Why this version.")] = "",
+    db: DbOpt = None,
+    edition: EditionOpt = "deu",
+) -> None:
+    """Store a policy file as a new version (and record the request history it carries)."""
+    pf = load_policy_file(file)
+    with open_store(db, create=True, edition=edition) as store:
+        v, created, imported = store.apply_file(pf, by=_who(by), comment=comment,
+                                                source=str(file))
+    typer.echo(f"stored {v.label()}" if created else f"unchanged: {v.label()} already holds it")
+    if pf.requests:
+        typer.echo(f"history: {imported.requests_added} requests and "
+                   f"{imported.decisions_added} decisions added, "
+                   f"{imported.requests_skipped} requests already stored")
+
+
+_VERSION_RE = re.compile(r"^[vV]?(\d+)$")
+
+
+def _load_side(ref: str, store: PolicyStore | None, name: str) -> tuple[PolicyDoc, str]:
+    p = Path(ref)
+    m = _VERSION_RE.match(ref)
+    if m and not p.exists():
+        if store is None:
+            raise InputError(f"{ref!r} is a version number but no store was found; give --db",
+                             "A/B")
+        v = store.get_version(int(m.group(1)), name)
+        return v.doc(), v.label()
+    return load_policy_file(p).policy(), str(p)
+
+
+@app.command("diff")
+def diff(
+    a: Annotated[str, typer.Argument(help="Policy A: a version number (3 or v3) or a file.")],
+    b: Annotated[str, typer.Argument(help="Policy B: a version number or a file.")],
+    at: Annotated[str | None, typer.Option("--at", help="UTC time (ISO 8601); default now.")]
+    = None,
+    name: NameOpt = "default",
+    db: DbOpt = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Folder for policy-diff.csv (every cell that gains or loses service).")]
+    = None,
+    limit: Annotated[int, typer.Option("--limit", help="Changed cells to print.")] = 20,
+    edition: EditionOpt = "deu",
+) -> None:
+    """What-if: cells that gain or lose service from policy A to policy B, with km^2."""
+    path = db_path(db)
+    store = open_store(db, edition=edition) if path.is_file() else None
+    try:
+        doc_a, label_a = _load_side(a, store, name)
+        doc_b, label_b = _load_side(b, store, name)
+    finally:
+        if store is not None:
+            store.close()
+    resolver = _regions.catalogue_resolver(edition)
+    ca = compile_policy(doc_a, resolver, source=label_a)
+    cb = compile_policy(doc_b, resolver, source=label_b)
+    t = to_utc_datetime(at if at is not None else _now(), "--at")
+    result = diff_policies(ca, cb, format_utc(t))
+    typer.echo(f"A = {label_a}, B = {label_b}, at {format_utc(t)}")
+    for ch in rule_changes(doc_a, doc_b):
+        typer.echo(f"  {ch}")
+    s = result.summary()
+    typer.echo(f"gain: {s['gain_cells']} cells, {s['gain_km2']:.0f} km^2; "
+               f"loss: {s['loss_cells']} cells, {s['loss_km2']:.0f} km^2 "
+               f"(of {s['cells_compared']} cells named by either policy)")
+    if result.default_changed:
+        typer.echo(f"rest of the world: {result.default_a} -> {result.default_b}")
+    rows = result.records()
+    for r in rows[:limit]:
+        typer.echo(f"  {r['h3_cell']}  {r['status']:<4}  {r['area_km2']:8.1f} km^2  "
+                   f"{r['rule_a']} -> {r['rule_b']}")
+    if len(rows) > limit:
+        typer.echo(f"  ... {len(rows) - limit} more")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        result.to_frame().to_csv(out / "policy-diff.csv", index=False)
+        typer.echo(f"wrote {out / 'policy-diff.csv'}")
+
+
+@app.command("verify")
+def verify(
+    db: DbOpt = None,
+    expect_head: Annotated[str | None, typer.Option(
+        "--expect-head", help="Head hash recorded earlier; a different head is reported.")]
+    = None,
+) -> None:
+    """Check the audit chain and every stored row against it; exit 1 when tampered."""
+    with PolicyStore(db_path(db), create=False, resolver=None) as store:
+        report = store.verify(expected_head=expect_head)
+    if report.ok:
+        typer.echo(f"OK: {report.entries} audit entries, head {report.head}")
+        return
+    typer.echo(f"TAMPERED: {len(report.findings)} findings in {report.entries} audit entries",
+               err=True)
+    for f in report.findings:
+        typer.echo(f"  {f}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command("export")
+def export(
+    fmt: Annotated[str, typer.Option("--format", help="toml or json.")] = "toml",
+    version: Annotated[int | None, typer.Option("--version", help="Default: the latest.")]
+    = None,
+    name: NameOpt = "default",
+    db: DbOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="File to write; default stdout.")]
+    = None,
+) -> None:
+    """Export a stored policy version as TOML or JSON."""
+    if fmt not in ("toml", "json"):
+        raise InputError(f"unknown format {fmt!r}; use toml or json", "--format")
+    with PolicyStore(db_path(db), create=False, resolver=None) as store:
+        text = store.export_policy(version, name, fmt)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}")
+
+
+def parse_point(text: str) -> tuple[str, float, float, float | None]:
+    """``NAME=LAT,LON`` or ``NAME=LAT,LON,SPEED_KMH`` -> (name, lat_deg, lon_deg, speed_kmh)."""
+    name, sep, rest = text.partition("=")
+    parts = rest.split(",")
+    if not sep or not name.strip() or len(parts) not in (2, 3):
+        raise SiteError(f"cannot read point {text!r}; use NAME=LAT,LON or NAME=LAT,LON,SPEED_KMH "
+                        "(degrees, km/h), e.g. Kyiv=50.45,30.52", "--point")
+    try:
+        nums = [float(p) for p in parts]
+    except ValueError:
+        raise SiteError(f"cannot read numbers in point {text!r}; use NAME=LAT,LON[,SPEED_KMH]",
+                        "--point") from None
+    return name.strip(), nums[0], nums[1], (nums[2] if len(nums) == 3 else None)
+
+
+@app.command("check")
+def check(
+    point: Annotated[list[str], typer.Option(
+        "--point", help="NAME=LAT,LON[,SPEED_KMH] (WGS-84 degrees, km/h); repeat for more.")],
+    at: Annotated[str | None, typer.Option("--at", help="UTC time (ISO 8601); default now.")]
+    = None,
+    fmt: Annotated[str, typer.Option("--format", help="json or table.")] = "table",
+    policy: Annotated[Path | None, typer.Option("--policy", help="A policy file.")] = None,
+    db: Annotated[Path | None, typer.Option(
+        "--db", help="Use the latest (or --version) stored policy of this store.")] = None,
+    version: Annotated[int | None, typer.Option("--version", help="Stored version (with "
+                                                "--db).")] = None,
+    name: NameOpt = "default",
+    edition: EditionOpt = "deu",
+) -> None:
+    """Is a terminal at each point served? Prints name, cell, served, rule, reason (and code).
+
+    Without --policy or --db the built-in default policy decides.
+    """
+    if fmt not in ("json", "table"):
+        raise InputError(f"unknown format {fmt!r}; use json or table", "--format")
+    if policy is not None and db is not None:
+        raise PolicyError("give --policy or --db, not both", "--policy")
+    points = [parse_point(p) for p in point]
+    source: str
+    if policy is not None:
+        doc: PolicyDoc = load_policy_file(policy).policy()
+        source = str(policy)
+    elif db is not None:
+        with open_store(db, edition=edition) as store:
+            v = store.get_version(version, name)
+        doc, source = v.doc(), v.label()
+    else:
+        pf: PolicyFile = load_default_policy()
+        doc, source = pf.policy(), "built-in default policy"
+    compiled: CompiledPolicy = compile_policy(doc, _regions.catalogue_resolver(edition),
+                                              source=source)
+    t = to_utc_datetime(at if at is not None else _now(), "--at")
+    decisions = compiled.check_points(
+        [p[0] for p in points], [p[1] for p in points], [p[2] for p in points], format_utc(t),
+        speed_kmh=[p[3] for p in points])
+    if fmt == "json":
+        typer.echo(json.dumps([d.as_dict() for d in decisions], indent=2, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{source} at {format_utc(t)}")
+    for col in ("name", "cell", "served", "rule", "code", "reason"):
+        table.add_column(col, overflow="fold")
+    for d in decisions:
+        table.add_row(d.name, d.cell, "yes" if d.served else "no", d.rule, d.code or "",
+                      d.reason)
+    _console().print(table)

@@ -1,0 +1,577 @@
+"""The visibility kernel: which satellites each ground point sees above its elevation mask.
+
+Geometry
+--------
+A satellite at ITRS position ``s`` (km) is usable from a ground point ``g`` (ITRS km) with
+WGS-84 ellipsoid normal ``n`` when its elevation above the local horizon reaches the mask
+``m``:
+
+    sin(el) = n . (s - g) / |s - g| >= sin(m),     0 <= m < 90 deg,
+
+evaluated exactly (no slant-range cut-off), optionally together with the geostationary-arc
+exclusion (`skyfence.coverage.gso`). Peers that use a slant-range cut-off get the mask wrong
+by several degrees; this kernel agrees with an all-pairs evaluation of
+`skyfence.earth.look_angles` except for ties within about 1e-12 deg of the mask.
+
+Spatial method
+--------------
+Ground points are sorted once into bins (cells of a gnomonic cube-sphere grid, about
+``bin_size_km`` across), each with a centre and a radius enclosing its points. Per time step,
+a k-d tree over the satellites finds the (satellite, bin) pairs whose distance is at most the
+satellite's largest possible slant range at the mask plus the bin radius. That slant range is
+an exact upper bound, not a heuristic: the ellipsoid normal of every ground point is within
+``delta`` (<= 0.193 deg, measured from the points themselves) of its geocentric radius, so a
+satellite at elevation >= ``m`` has geocentric elevation >= ``m - delta``, and on a sphere of
+radius ``R`` the slant range at geocentric elevation ``e`` is
+``-R sin e + sqrt(r^2 - R^2 cos^2 e)``, which decreases with ``e`` and (for ``e >= 0``) with
+``R``; the smallest ground radius in the set is used. For each bin the exact test then runs as
+one dense block (points x candidate satellites) of two small matrix products:
+
+    A = [n, -n.g] @ [s, 1]^T = n.(s - g),    B = [-2g, |g|^2] @ [s, 1]^T + |s|^2 = |s - g|^2,
+    usable  <=>  A >= 0  and  A^2 >= sin^2(m) B.
+
+No array ever spans time x points x satellites, and nothing loops over satellites x points in
+Python: the loop runs over bins (about 1,500 for all land cells).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.spatial import cKDTree
+
+from ..errors import InputError
+from .gso import _excluded
+
+__all__ = [
+    "DEFAULT_MIN_ELEVATION_DEG",
+    "GroundIndex",
+    "StepVisibility",
+    "VisibilityPairs",
+    "elevation_masks",
+    "visibility_brute_force",
+]
+
+#: Default user-terminal elevation mask, deg (FCC order of April 2021; ../shared/facts.md).
+DEFAULT_MIN_ELEVATION_DEG = 25.0
+
+_CUBE_FACE_KM = 10_000.0  # a cube-sphere face spans 90 deg of arc, ~10,000 km
+_BLOCK_ENTRIES = 262_144  # dense block size (points x satellites) per matrix product
+_MARGIN_KM = 1e-6
+_ZENITH_FIX_DEG = 89.0  # above this, recompute elevations with the cross-product form
+
+
+class _StepArrays:
+    """Per-point outputs of one step, in sorted order (blocks write disjoint slices)."""
+
+    def __init__(self, n: int, with_held: bool) -> None:
+        self.n_vis = np.zeros(n, np.int32)
+        self.best_sat = np.full(n, -1, np.int64)
+        self.best_el = np.full(n, np.nan)
+        self.held_ok = np.zeros(n, bool) if with_held else None
+
+
+def _check_masks(min_elevation_deg: ArrayLike, n_sat: int, field: str) -> np.ndarray:
+    m = np.asarray(min_elevation_deg, dtype=np.float64)
+    if m.ndim == 0:
+        m = np.full(n_sat, float(m))
+    if m.shape != (n_sat,):
+        raise InputError(
+            f"elevation masks need one value or one per satellite ({n_sat}), got shape {m.shape}",
+            field,
+        )
+    bad = ~((m >= 0.0) & (m < 90.0))
+    if bad.any():
+        raise InputError(
+            f"elevation mask must be within [0, 90) deg, got {m[bad][0]!r}", field
+        )
+    return m
+
+
+def elevation_masks(
+    shell_labels: tuple[str, ...] | list[str],
+    min_elevation_deg: float = DEFAULT_MIN_ELEVATION_DEG,
+    by_shell: dict[str, float] | None = None,
+) -> np.ndarray:
+    """Per-satellite elevation masks (deg): ``by_shell[label]`` where given, else the default.
+
+    Parameters
+    ----------
+    shell_labels : sequence of str
+        Shell label of each satellite (`Constellation.shell`).
+    min_elevation_deg : float
+        Mask for satellites whose shell has no entry.
+    by_shell : dict, optional
+        Masks per shell label. An unknown label raises `InputError` listing the known ones.
+
+    >>> elevation_masks(("a", "b", "a"), 25.0, {"b": 20.0}).tolist()
+    [25.0, 20.0, 25.0]
+    """
+    labels = np.asarray(list(shell_labels), dtype=object)
+    masks = np.full(labels.size, float(min_elevation_deg))
+    known = sorted(set(labels.tolist()))
+    for shell, mask in (by_shell or {}).items():
+        sel = labels == shell
+        if not sel.any():
+            raise InputError(
+                f"unknown shell {shell!r}; shells in this constellation: {known}",
+                "min_elevation_by_shell",
+            )
+        masks[sel] = float(mask)
+    return _check_masks(masks, labels.size, "min_elevation_deg")
+
+
+@dataclass(frozen=True)
+class VisibilityPairs:
+    """Every usable (ground point, satellite) pair of one time step.
+
+    Attributes
+    ----------
+    point : int64, shape (k,)
+        Ground-point index (caller order).
+    sat : int64, shape (k,)
+        Satellite index (row of the position array).
+    elevation_deg : float64, shape (k,)
+        Elevation above the WGS-84 local horizon.
+
+    Pairs are sorted by ``point``, then ``sat``.
+    """
+
+    point: np.ndarray
+    sat: np.ndarray
+    elevation_deg: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.point.size)
+
+
+@dataclass(frozen=True)
+class StepVisibility:
+    """What every ground point sees at one time step.
+
+    Attributes
+    ----------
+    n_visible : int32, shape (n_point,)
+        Usable satellites (elevation >= mask, GSO arc kept clear when asked).
+    best_elevation_deg : float64, shape (n_point,)
+        Highest elevation of a usable satellite; NaN where none.
+    best_sat : int64, shape (n_point,)
+        Index of that satellite (lowest index among exact ties); -1 where none.
+    held_usable : bool, shape (n_point,) or None
+        With ``held_sat`` given to `GroundIndex.visibility`: whether that satellite is usable
+        (decided by the same arithmetic as ``n_visible``).
+    pairs : VisibilityPairs or None
+        All usable pairs, when asked for.
+    """
+
+    n_visible: np.ndarray
+    best_elevation_deg: np.ndarray
+    best_sat: np.ndarray
+    held_usable: np.ndarray | None = None
+    pairs: VisibilityPairs | None = None
+
+
+def _cube_bins(u: np.ndarray, n_div: int) -> np.ndarray:
+    """Bin id of unit vectors on a gnomonic cube-sphere grid with ``n_div`` x ``n_div`` faces."""
+    ax = np.argmax(np.abs(u), axis=1)
+    rows = np.arange(u.shape[0])
+    major = u[rows, ax]
+    face = ax * 2 + (major < 0)
+    a = u[rows, (ax + 1) % 3] / np.abs(major)
+    b = u[rows, (ax + 2) % 3] / np.abs(major)
+    ia = np.clip(((a + 1.0) * 0.5 * n_div).astype(np.int64), 0, n_div - 1)
+    ib = np.clip(((b + 1.0) * 0.5 * n_div).astype(np.int64), 0, n_div - 1)
+    return (face * n_div + ia) * n_div + ib
+
+
+class GroundIndex:
+    """Ground points prepared for the visibility kernel (built once, used every time step).
+
+    Parameters
+    ----------
+    r_itrs_km : array_like, shape (n_point, 3)
+        ITRS positions of the ground points, km (for example H3 cell centres on the WGS-84
+        ellipsoid, or terminals at their altitude).
+    up : array_like, shape (n_point, 3)
+        Unit ellipsoid normals (local "up") at those points, ITRS components
+        (`skyfence.earth.enu_basis`).
+    gso_exclusion_deg : float or array_like (n_point,), optional
+        Minimum separation of a link from the geostationary arc, per point (22 deg for user
+        terminals, 18 for gateways); NaN or None: no exclusion for that point. Applied when
+        `visibility` is called with ``gso=True``.
+    bin_size_km : float
+        Edge of the spatial bins (default 600 km, about half the footprint radius at 550 km
+        and 25 deg); affects speed only, never results.
+    workers : int
+        Threads for the per-bin blocks (NumPy and BLAS release the GIL); 1 by default so that
+        process-level parallelism (Dask over time chunks) is not oversubscribed.
+
+    Examples
+    --------
+    >>> from skyfence.earth import geodetic_to_itrs, enu_basis
+    >>> lat, lon = np.array([50.45, 25.03]), np.array([30.52, 121.56])
+    >>> ground = GroundIndex(geodetic_to_itrs(lat, lon), enu_basis(lat, lon)[2])
+    >>> sat = geodetic_to_itrs(50.45, 30.52, 550.0)[None, :]   # overhead Kyiv
+    >>> step = ground.visibility(sat, 25.0)
+    >>> step.n_visible.tolist(), round(float(step.best_elevation_deg[0]), 6)
+    ([1, 0], 90.0)
+    """
+
+    def __init__(
+        self,
+        r_itrs_km: ArrayLike,
+        up: ArrayLike,
+        *,
+        gso_exclusion_deg: float | ArrayLike | None = None,
+        bin_size_km: float = 600.0,
+        workers: int = 1,
+    ) -> None:
+        g = np.asarray(r_itrs_km, dtype=np.float64).reshape(-1, 3)
+        n = np.asarray(up, dtype=np.float64).reshape(-1, 3)
+        if g.shape != n.shape:
+            raise InputError(
+                f"r_itrs_km and up must both have shape (n_point, 3); got {g.shape} and {n.shape}",
+                "ground points",
+            )
+        if not (np.isfinite(g).all() and np.isfinite(n).all()):
+            raise InputError("ground points contain NaN or infinite coordinates", "ground points")
+        if g.shape[0] and np.abs(np.linalg.norm(n, axis=1) - 1.0).max() > 1e-9:
+            raise InputError("up vectors must be unit vectors", "ground points")
+        if not (bin_size_km > 0.0):
+            raise InputError(f"bin size must be > 0 km, got {bin_size_km!r}", "bin_size_km")
+        self.n_points = g.shape[0]
+        self.workers = max(1, int(workers))
+        if gso_exclusion_deg is None:
+            lim = np.full(self.n_points, np.nan)
+        else:
+            lim = np.broadcast_to(
+                np.asarray(gso_exclusion_deg, dtype=np.float64), (self.n_points,)
+            ).copy()
+            bad = np.isfinite(lim) & ~((lim >= 0.0) & (lim < 90.0))
+            if bad.any():
+                raise InputError(
+                    f"GSO exclusion angle must be within [0, 90) deg, got {lim[bad][0]!r}",
+                    "gso_exclusion_deg",
+                )
+        self.r_itrs_km = g
+        self.up = n
+        self.gso_exclusion_deg = lim
+        # ---- bins (points sorted so that each bin is one contiguous slice) ----
+        n_div = max(1, int(np.ceil(_CUBE_FACE_KM / bin_size_km)))
+        if self.n_points:
+            radius = np.linalg.norm(g, axis=1)
+            key = _cube_bins(g / radius[:, None], n_div)
+        else:
+            radius = np.zeros(0)
+            key = np.zeros(0, np.int64)
+        order = np.argsort(key, kind="stable")
+        self._order = order  # sorted position -> caller index
+        key_s = key[order]
+        _, start, count = np.unique(key_s, return_index=True, return_counts=True)
+        self._bin_start = start.astype(np.int64)
+        self._bin_count = count.astype(np.int64)
+        gs, ns = g[order], n[order]
+        self._g = gs
+        self._n = ns
+        self._gso_rad = np.radians(lim[order])
+        self._any_gso = bool(np.isfinite(lim).any())
+        if self.n_points:
+            centre = np.add.reduceat(gs, start, axis=0) / count[:, None]
+            spread = np.linalg.norm(gs - np.repeat(centre, count, axis=0), axis=1)
+            self._bin_radius = np.maximum.reduceat(spread, start) * (1 + 1e-12) + _MARGIN_KM
+            self._tree = cKDTree(centre)
+            cosd = np.einsum("ij,ij->i", ns, gs) / radius[order]
+            self._delta_rad = float(np.arccos(np.clip(cosd.min(), -1.0, 1.0))) + 1e-9
+            self._r_min = float(radius.min())
+            self._r_max = float(radius.max())
+        else:
+            self._bin_radius = np.zeros(0)
+            self._tree = None
+            self._delta_rad = 0.0
+            self._r_min = self._r_max = 0.0
+        c = np.einsum("ij,ij->i", ns, gs)
+        g2 = np.einsum("ij,ij->i", gs, gs)
+        # [n, -n.g] and [-2 g, |g|^2]: one row per point, so A and B come from matrix products.
+        self._na = np.ascontiguousarray(np.column_stack([ns, -c]))
+        self._gb = np.ascontiguousarray(np.column_stack([-2.0 * gs, g2]))
+        #: Number of (point, satellite) pairs evaluated exactly by the last `visibility` call.
+        self.last_checks = 0
+
+    @property
+    def n_bins(self) -> int:
+        """Number of spatial bins."""
+        return int(self._bin_start.size)
+
+    # ------------------------------------------------------------------ bounds
+    def max_slant_range_km(self, r_sat_km: np.ndarray, min_elevation_deg: np.ndarray) -> np.ndarray:
+        """Upper bound on the slant range (km) of a usable satellite at geocentric distance
+        ``r_sat_km`` with mask ``min_elevation_deg``, for every point of this set."""
+        e = np.radians(min_elevation_deg) - self._delta_rad
+        r = np.asarray(r_sat_km, dtype=np.float64)
+        rmin, rmax = self._r_min, self._r_max
+        with np.errstate(invalid="ignore"):
+            root = np.sqrt(r * r - (rmin * np.cos(e)) ** 2)
+            rho = np.where(e >= 0.0, -rmin * np.sin(e) + root, rmax * np.abs(np.sin(e)) + root)
+        # A satellite at or below the highest ground point: no useful bound, take all.
+        rho = np.where((r > rmax) & np.isfinite(rho), rho, r + rmax)
+        return rho * (1.0 + 1e-9) + _MARGIN_KM
+
+    # ------------------------------------------------------------------ kernel
+    def visibility(
+        self,
+        r_sat_itrs_km: ArrayLike,
+        min_elevation_deg: float | ArrayLike = DEFAULT_MIN_ELEVATION_DEG,
+        *,
+        gso: bool = False,
+        held_sat: ArrayLike | None = None,
+        pairs: bool = False,
+    ) -> StepVisibility:
+        """Usable satellites of every ground point at one time step.
+
+        Parameters
+        ----------
+        r_sat_itrs_km : array_like, shape (n_sat, 3)
+            Satellite ITRS positions at this time, km. Rows with NaN (failed propagation) are
+            never usable.
+        min_elevation_deg : float or array_like (n_sat,)
+            Elevation mask per satellite (per-shell masks), within [0, 90) deg.
+        gso : bool
+            Apply each point's GSO-arc exclusion angle.
+        held_sat : array_like of int (n_point,), optional
+            A satellite per point (-1 for none) whose usability to report in ``held_usable``.
+        pairs : bool
+            Also return every usable pair (`VisibilityPairs`).
+
+        Returns
+        -------
+        StepVisibility
+        """
+        s = np.asarray(r_sat_itrs_km, dtype=np.float64)
+        if s.ndim != 2 or s.shape[1] != 3:
+            raise InputError(
+                f"satellite positions must have shape (n_sat, 3), got {s.shape}", "r_sat_itrs_km"
+            )
+        n_sat = s.shape[0]
+        masks = _check_masks(min_elevation_deg, n_sat, "min_elevation_deg")
+        held = None
+        if held_sat is not None:
+            held = np.asarray(held_sat, dtype=np.int64)
+            if held.shape != (self.n_points,):
+                raise InputError(
+                    f"held_sat needs one entry per point ({self.n_points}), got {held.shape}",
+                    "held_sat",
+                )
+            held = held[self._order]
+        return self._visibility(s, masks, gso and self._any_gso, held, pairs)
+
+    def _candidates(self, s: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(bin, sat) pairs that may hold a usable pair, sorted by bin then satellite."""
+        ok = np.flatnonzero(np.isfinite(s).all(axis=1))
+        if ok.size == 0 or self._tree is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        so = s[ok]
+        rho = self.max_slant_range_km(np.linalg.norm(so, axis=1), masks[ok])
+        reach = float(rho.max() + self._bin_radius.max())
+        sdm = cKDTree(so).sparse_distance_matrix(self._tree, reach, output_type="ndarray")
+        i = sdm["i"].astype(np.int64)
+        j = sdm["j"].astype(np.int64)
+        keep = sdm["v"] <= rho[i] + self._bin_radius[j]
+        sat, bins = ok[i[keep]], j[keep]
+        order = np.lexsort((sat, bins))
+        return bins[order], sat[order]
+
+    def _visibility(
+        self,
+        s: np.ndarray,
+        masks: np.ndarray,
+        gso: bool,
+        held: np.ndarray | None,
+        want_pairs: bool,
+    ) -> StepVisibility:
+        npt = self.n_points
+        out = _StepArrays(npt, held is not None)
+        bins, sats = self._candidates(s, masks)
+        s_h = np.column_stack([s, np.ones(s.shape[0])])
+        s2 = np.einsum("ij,ij->i", s, s)
+        sin2 = np.sin(np.radians(masks)) ** 2
+        blocks: list[tuple[int, int, np.ndarray]] = []
+        if bins.size:
+            edges = np.flatnonzero(np.diff(bins)) + 1
+            starts = np.concatenate([[0], edges]).tolist()
+            stops = np.concatenate([edges, [bins.size]]).tolist()
+            for a, b in zip(starts, stops, strict=True):
+                sel = sats[a:b]
+                p_start = int(self._bin_start[bins[a]])
+                p_stop = p_start + int(self._bin_count[bins[a]])
+                rows_per_block = max(1, _BLOCK_ENTRIES // sel.size)
+                for p0 in range(p_start, p_stop, rows_per_block):
+                    blocks.append((p0, min(p0 + rows_per_block, p_stop), sel))
+        self.last_checks = sum((p1 - p0) * sel.size for p0, p1, sel in blocks)
+        pair_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+        def run(block: tuple[int, int, np.ndarray]) -> None:
+            part = self._block(block, s, s_h, s2, sin2, gso, held, out, want_pairs)
+            if part is not None:
+                pair_parts.append(part)
+
+        if self.workers > 1 and len(blocks) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(self.workers) as pool:
+                list(pool.map(run, blocks))
+        else:
+            for block in blocks:
+                run(block)
+        # Near the zenith recompute with the well-conditioned cross-product form.
+        high = np.flatnonzero(out.best_el > _ZENITH_FIX_DEG)
+        if high.size:
+            out.best_el[high] = self._elevation_deg(high, out.best_sat[high], s)
+        # Back to caller order.
+        inv = self._order
+        out_n = np.empty(npt, np.int32)
+        out_n[inv] = out.n_vis
+        out_sat = np.empty(npt, np.int64)
+        out_sat[inv] = out.best_sat
+        out_el = np.empty(npt)
+        out_el[inv] = out.best_el
+        out_held = None
+        if out.held_ok is not None:
+            out_held = np.empty(npt, bool)
+            out_held[inv] = out.held_ok
+        vp = None
+        if want_pairs:
+            if pair_parts:
+                rows_s = np.concatenate([p[0] for p in pair_parts])
+                sat_p = np.concatenate([p[1] for p in pair_parts])
+                elev = np.concatenate([p[2] for p in pair_parts])
+            else:
+                rows_s = np.zeros(0, np.int64)
+                sat_p = np.zeros(0, np.int64)
+                elev = np.zeros(0)
+            high = np.flatnonzero(elev > _ZENITH_FIX_DEG)
+            if high.size:
+                elev[high] = self._elevation_deg(rows_s[high], sat_p[high], s)
+            point = inv[rows_s]
+            order = np.lexsort((sat_p, point))
+            vp = VisibilityPairs(point[order], sat_p[order], elev[order])
+        return StepVisibility(out_n, out_el, out_sat, out_held, vp)
+
+    def _block(
+        self,
+        block: tuple[int, int, np.ndarray],
+        s: np.ndarray,
+        s_h: np.ndarray,
+        s2: np.ndarray,
+        sin2: np.ndarray,
+        gso: bool,
+        held: np.ndarray | None,
+        out: _StepArrays,
+        want_pairs: bool,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Exact test of points ``[p0, p1)`` (sorted order) against satellites ``sel``."""
+        p0, p1, sel = block
+        sh_t = np.ascontiguousarray(s_h[sel].T)
+        sin2_sel = sin2[sel]
+        A = self._na[p0:p1] @ sh_t  # n . (s - g)
+        B = self._gb[p0:p1] @ sh_t
+        B += s2[sel]  # |s - g|^2
+        key = np.abs(A)
+        key *= A  # A |A|: sign of A with magnitude A^2
+        vis = B * sin2_sel <= key  # el >= mask, i.e. A >= 0 and A^2 >= sin^2(m) B
+        if gso:
+            self._apply_gso(vis, p0, s, sel)
+        out.n_vis[p0:p1] = np.count_nonzero(vis, axis=1)
+        key /= B  # sin^2(el) signed
+        np.putmask(key, ~vis, -2.0)
+        k = np.argmax(key, axis=1)  # first maximum: lowest satellite index among ties
+        rows = np.arange(p1 - p0)
+        has = key[rows, k] > -2.0
+        out.best_sat[p0:p1] = np.where(has, sel[k], -1)
+        u, b2 = A[rows, k], B[rows, k]
+        el = np.degrees(np.arctan2(u, np.sqrt(np.maximum(b2 - u * u, 0.0))))
+        out.best_el[p0:p1] = np.where(has, el, np.nan)
+        if out.held_ok is not None and held is not None:
+            h = held[p0:p1]
+            col = np.minimum(np.searchsorted(sel, h), sel.size - 1)
+            out.held_ok[p0:p1] = (h >= 0) & (sel[col] == h) & vis[rows, col]
+        if not want_pairs:
+            return None
+        r, c = np.nonzero(vis)
+        u, b2 = A[r, c], B[r, c]
+        el = np.degrees(np.arctan2(u, np.sqrt(np.maximum(b2 - u * u, 0.0))))
+        return r + p0, sel[c], el
+
+    def _apply_gso(self, vis: np.ndarray, p0: int, s: np.ndarray, sel: np.ndarray) -> None:
+        r, c = np.nonzero(vis)
+        if r.size == 0:
+            return
+        pts = r + p0
+        lim = self._gso_rad[pts]
+        on = np.isfinite(lim)
+        if not on.any():
+            return
+        r, c, pts, lim = r[on], c[on], pts[on], lim[on]
+        g = self._g[pts]
+        d = s[sel[c]] - g
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
+        bad = _excluded(g, d, lim)
+        vis[r[bad], c[bad]] = False
+
+    def _elevation_deg(self, rows_sorted: np.ndarray, sat: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """Elevation (deg) of satellite ``sat`` from sorted-order point ``rows_sorted``.
+
+        ``atan2(n.d, |n x d|)`` is well conditioned from the horizon to the zenith.
+        """
+        if rows_sorted.size == 0:
+            return np.zeros(0)
+        n = self._n[rows_sorted]
+        d = s[sat] - self._g[rows_sorted]
+        u = np.einsum("ij,ij->i", n, d)
+        h = np.linalg.norm(np.cross(n, d), axis=1)
+        return np.degrees(np.arctan2(u, h))
+
+    def elevation_deg(
+        self, point: ArrayLike, sat: ArrayLike, r_sat_itrs_km: ArrayLike
+    ) -> np.ndarray:
+        """Elevation (deg) of satellites ``sat`` seen from points ``point`` (caller indices)."""
+        p = np.asarray(point, dtype=np.int64)
+        inv = np.empty(self.n_points, np.int64)
+        inv[self._order] = np.arange(self.n_points)
+        return self._elevation_deg(
+            inv[p], np.asarray(sat, dtype=np.int64), np.asarray(r_sat_itrs_km, dtype=np.float64)
+        )
+
+
+def visibility_brute_force(
+    r_ground_itrs_km: ArrayLike,
+    up: ArrayLike,
+    r_sat_itrs_km: ArrayLike,
+    min_elevation_deg: float | ArrayLike = DEFAULT_MIN_ELEVATION_DEG,
+    *,
+    gso_exclusion_deg: float | ArrayLike | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """All-pairs reference: elevation (deg) and usability of every (point, satellite) pair.
+
+    Dense ``(n_point, n_sat)`` arrays: for tests and benchmark baselines on small sets only.
+    """
+    g = np.asarray(r_ground_itrs_km, dtype=np.float64).reshape(-1, 3)
+    n = np.asarray(up, dtype=np.float64).reshape(-1, 3)
+    s = np.asarray(r_sat_itrs_km, dtype=np.float64).reshape(-1, 3)
+    masks = _check_masks(min_elevation_deg, s.shape[0], "min_elevation_deg")
+    d = s[None, :, :] - g[:, None, :]
+    u = np.einsum("pk,psk->ps", n, d)
+    rng = np.linalg.norm(d, axis=2)
+    with np.errstate(invalid="ignore"):
+        el = np.degrees(np.arcsin(np.clip(u / rng, -1.0, 1.0)))
+    usable = el >= masks[None, :]
+    usable &= np.isfinite(el)
+    if gso_exclusion_deg is not None:
+        lim = np.broadcast_to(np.asarray(gso_exclusion_deg, np.float64), (g.shape[0],))
+        pr, ps = np.nonzero(usable & np.isfinite(lim)[:, None])
+        if pr.size:
+            dd = d[pr, ps] / rng[pr, ps][:, None]
+            bad = _excluded(g[pr], dd, np.radians(lim[pr]))
+            usable[pr[bad], ps[bad]] = False
+    return el, usable

@@ -1,0 +1,115 @@
+"""The network stage: gateways, PoPs, bent pipe and laser routing, RTT, outages.
+
+Per 15 s slot: serving satellite per user (coverage) -> `Snapshot` of links (`build_snapshot`)
+-> `Router.to_pops` (user -> PoP) or `Router.between_sites` (site -> site) -> `NetworkMetrics`
+and `WhatIfDiff`. See the module docstrings of `sites`, `topology`, `routing`, `slots`,
+`metrics` and `whatif`.
+"""
+
+from __future__ import annotations
+
+from .metrics import NetworkMetrics, histogram_percentiles
+from .routing import (
+    STATUS_NO_ROUTE,
+    STATUS_NO_SATELLITE,
+    STATUS_SERVED,
+    AllowedGatewayCountries,
+    FewestHops,
+    MinimumDelay,
+    Router,
+    RoutingStrategy,
+    SitePaths,
+    UserPaths,
+)
+from .sites import (
+    Gateway,
+    Outage,
+    Pop,
+    Sites,
+    availability,
+    default_sites,
+    great_circle_km,
+    load_gateways,
+    load_pops,
+    load_sites,
+    parse_outage,
+)
+from .slots import (
+    SLOT_SECONDS,
+    Candidates,
+    GivenServing,
+    GroundUsers,
+    HighestElevation,
+    MinimumRtt,
+    NetworkStep,
+    ServingSelector,
+    iter_network,
+)
+from .topology import (
+    LaserTopology,
+    NearestNeighbourLasers,
+    PlusGrid,
+    Snapshot,
+    StaticLasers,
+    TopologyConfig,
+    UnionLasers,
+    build_snapshot,
+    feeder_links,
+    gso_separation_deg,
+    laser_capable_by_launch_year,
+    laser_links,
+    recover_planes,
+    visible_pairs,
+)
+from .whatif import WhatIfDiff, draw_what_if_map
+
+__all__ = [
+    "SLOT_SECONDS",
+    "STATUS_NO_ROUTE",
+    "STATUS_NO_SATELLITE",
+    "STATUS_SERVED",
+    "AllowedGatewayCountries",
+    "Candidates",
+    "FewestHops",
+    "Gateway",
+    "GivenServing",
+    "GroundUsers",
+    "HighestElevation",
+    "LaserTopology",
+    "MinimumDelay",
+    "MinimumRtt",
+    "NearestNeighbourLasers",
+    "NetworkMetrics",
+    "NetworkStep",
+    "Outage",
+    "PlusGrid",
+    "Pop",
+    "Router",
+    "RoutingStrategy",
+    "ServingSelector",
+    "SitePaths",
+    "Sites",
+    "Snapshot",
+    "StaticLasers",
+    "TopologyConfig",
+    "UnionLasers",
+    "UserPaths",
+    "WhatIfDiff",
+    "availability",
+    "build_snapshot",
+    "default_sites",
+    "draw_what_if_map",
+    "feeder_links",
+    "great_circle_km",
+    "gso_separation_deg",
+    "histogram_percentiles",
+    "iter_network",
+    "laser_capable_by_launch_year",
+    "laser_links",
+    "load_gateways",
+    "load_pops",
+    "load_sites",
+    "parse_outage",
+    "recover_planes",
+    "visible_pairs",
+]

@@ -1,0 +1,255 @@
+"""Streaming network metrics: RTT percentiles, bent pipe vs laser, hops, gateway load, handovers.
+
+`NetworkMetrics` is updated once per slot with a `UserPaths` and keeps memory bounded: per
+user a few counters and (optionally) an RTT histogram; per group (region) an RTT histogram;
+per step one row of cross-user statistics; per gateway load counters. Percentiles from
+histograms are exact to half a bin (``bin_ms``, default 0.25 ms); means, minima and maxima are
+exact.
+
+Handovers per user (counted between consecutive slots where the user is served in both):
+``path_changes`` (any node of the path differs, serving satellite included),
+``gateway_changes``, ``pop_changes`` and ``serving_changes``; ``service_losses`` counts
+served -> unserved transitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from ..errors import InputError
+from .routing import STATUS_NO_ROUTE, STATUS_NO_SATELLITE, UserPaths
+
+__all__ = ["NetworkMetrics", "histogram_percentiles"]
+
+
+def histogram_percentiles(counts: np.ndarray, edges: np.ndarray, q: Sequence[float]
+                          ) -> np.ndarray:
+    """Percentiles (``q`` in [0, 100]) of histograms ``counts`` (..., n_bin) at bin centres.
+
+    The last bin is an overflow bin reported at its lower edge. Rows with no samples give NaN.
+    Returns shape (..., len(q)).
+    """
+    c = np.asarray(counts, np.int64)
+    cum = np.cumsum(c, axis=-1)
+    total = cum[..., -1:]
+    centres = np.append(0.5 * (edges[:-1] + edges[1:]), edges[-1])
+    out = np.full((*c.shape[:-1], len(q)), np.nan)
+    for k, qq in enumerate(q):
+        target = np.maximum(np.ceil(total * qq / 100.0), 1)
+        idx = (cum < target).sum(axis=-1)
+        val = centres[np.minimum(idx, centres.size - 1)]
+        out[..., k] = np.where(total[..., 0] > 0, val, np.nan)
+    return out
+
+
+class NetworkMetrics:
+    """Accumulates per-user, per-group, per-step and per-gateway metrics over slots.
+
+    Parameters
+    ----------
+    n_user, n_gw, n_pop : int
+    group : int array (n_user,), optional
+        Group index per user (e.g. region), ``-1`` = in no group.
+    group_names : sequence of str, optional
+        Names of the groups (index order).
+    bin_ms, max_ms : float
+        RTT histogram bin width and upper end (values above go to an overflow bin), ms.
+    per_user_histograms : bool
+        Keep an RTT histogram per user for percentiles (n_user x n_bin int32).
+    percentiles : sequence of float
+        Percentiles reported, in [0, 100].
+    """
+
+    def __init__(
+        self,
+        n_user: int,
+        n_gw: int,
+        n_pop: int,
+        *,
+        group: ArrayLike | None = None,
+        group_names: Sequence[str] | None = None,
+        bin_ms: float = 0.25,
+        max_ms: float = 500.0,
+        per_user_histograms: bool = True,
+        percentiles: Sequence[float] = (5.0, 50.0, 95.0),
+    ) -> None:
+        if not (bin_ms > 0 and max_ms > bin_ms):
+            raise InputError(f"need 0 < bin_ms < max_ms, got {bin_ms}, {max_ms}", "metrics")
+        if any(not (0 <= q <= 100) for q in percentiles):
+            raise InputError(f"percentiles must be in [0, 100], got {list(percentiles)}",
+                             "metrics")
+        self.n_user, self.n_gw, self.n_pop = n_user, n_gw, n_pop
+        self.percentiles = tuple(float(q) for q in percentiles)
+        self.edges = np.arange(0.0, max_ms + bin_ms / 2, bin_ms)
+        self._nbin = self.edges.size  # n-1 regular bins + overflow
+        self.group = (np.full(n_user, -1, np.int64) if group is None
+                      else np.asarray(group, np.int64))
+        if self.group.shape != (n_user,):
+            raise InputError(f"group must have shape ({n_user},)", "metrics")
+        n_group = int(self.group.max()) + 1 if self.group.size and self.group.max() >= 0 else 0
+        self.group_names = list(group_names) if group_names is not None else [
+            str(i) for i in range(n_group)]
+        if len(self.group_names) < n_group:
+            raise InputError(f"{len(self.group_names)} group names for {n_group} groups",
+                             "metrics")
+        self.n_group = len(self.group_names)
+        z = np.zeros
+        self.steps = 0
+        self.served = z(n_user, np.int64)
+        self.no_satellite = z(n_user, np.int64)
+        self.no_route = z(n_user, np.int64)
+        self.bent_pipe = z(n_user, np.int64)
+        self.rtt_sum = z(n_user)
+        self.rtt_min = np.full(n_user, np.inf)
+        self.rtt_max = np.full(n_user, -np.inf)
+        self.laser_hops_sum = z(n_user, np.int64)
+        self.path_changes = z(n_user, np.int64)
+        self.gateway_changes = z(n_user, np.int64)
+        self.pop_changes = z(n_user, np.int64)
+        self.serving_changes = z(n_user, np.int64)
+        self.service_losses = z(n_user, np.int64)
+        self.user_hist = z((n_user, self._nbin), np.int32) if per_user_histograms else None
+        self.group_hist = z((self.n_group, self._nbin), np.int64)
+        self.group_samples = z(self.n_group, np.int64)
+        self.group_served = z(self.n_group, np.int64)
+        self.hop_hist = z(1, np.int64)
+        self.gw_load_sum = z(n_gw, np.int64)
+        self.gw_load_max = z(n_gw, np.int64)
+        self.pop_load_sum = z(n_pop, np.int64)
+        self._rows: list[dict] = []
+        self._prev: UserPaths | None = None
+
+    def _bin(self, rtt: np.ndarray) -> np.ndarray:
+        return np.minimum((rtt / (self.edges[1] - self.edges[0])).astype(np.int64),
+                          self._nbin - 1)
+
+    def update(self, t_utc: np.datetime64, paths: UserPaths) -> None:
+        """Add one slot."""
+        if len(paths) != self.n_user:
+            raise InputError(f"paths for {len(paths)} users, metrics for {self.n_user}",
+                             "metrics")
+        s = paths.served
+        idx = np.flatnonzero(s)
+        rtt = paths.rtt_ms[idx]
+        self.steps += 1
+        self.served += s
+        self.no_satellite += paths.status == STATUS_NO_SATELLITE
+        self.no_route += paths.status == STATUS_NO_ROUTE
+        self.bent_pipe += paths.bent_pipe
+        self.rtt_sum[idx] += rtt
+        self.rtt_min[idx] = np.minimum(self.rtt_min[idx], rtt)
+        self.rtt_max[idx] = np.maximum(self.rtt_max[idx], rtt)
+        hops = paths.n_laser_hops[idx]
+        self.laser_hops_sum[idx] += hops
+        b = self._bin(rtt)
+        if self.user_hist is not None:
+            self.user_hist[idx, b] += 1
+        g = self.group[idx]
+        ing = g >= 0
+        if ing.any():
+            np.add.at(self.group_hist, (g[ing], b[ing]), 1)
+        gall = self.group[self.group >= 0]
+        if gall.size:
+            self.group_samples += np.bincount(gall, minlength=self.n_group)
+            self.group_served += np.bincount(g[ing], minlength=self.n_group)
+        if hops.size:
+            hh = np.bincount(hops)
+            if hh.size > self.hop_hist.size:
+                self.hop_hist = np.pad(self.hop_hist, (0, hh.size - self.hop_hist.size))
+            self.hop_hist[: hh.size] += hh
+        load = np.bincount(paths.gateway[idx], minlength=self.n_gw)
+        self.gw_load_sum += load
+        self.gw_load_max = np.maximum(self.gw_load_max, load)
+        self.pop_load_sum += np.bincount(paths.pop[idx], minlength=self.n_pop)
+        prev = self._prev
+        if prev is not None:
+            both = prev.served & s
+            self.path_changes += both & (prev.path_id != paths.path_id)
+            self.gateway_changes += both & (prev.gateway != paths.gateway)
+            self.pop_changes += both & (prev.pop != paths.pop)
+            self.serving_changes += both & (prev.serving_sat != paths.serving_sat)
+            self.service_losses += prev.served & ~s
+        self._prev = paths
+        row = {"t_utc": np.datetime64(t_utc, "ns"), "n_users": self.n_user,
+               "n_served": int(idx.size), "n_bent_pipe": int(paths.bent_pipe.sum())}
+        qs = np.percentile(rtt, self.percentiles) if rtt.size else [np.nan] * len(
+            self.percentiles)
+        for q, v in zip(self.percentiles, qs, strict=True):
+            row[f"rtt_p{q:g}_ms"] = float(v)
+        row["mean_laser_hops"] = float(hops.mean()) if hops.size else np.nan
+        self._rows.append(row)
+
+    # --- tables ---------------------------------------------------------------------------
+
+    def per_user(self, names: Sequence[str] | None = None) -> pd.DataFrame:
+        """One row per user: service shares, RTT statistics (ms), hops and handovers."""
+        n = np.maximum(self.served, 1)
+        df = pd.DataFrame({
+            "user": list(names) if names is not None else np.arange(self.n_user),
+            "steps": self.steps,
+            "served_share": self.served / max(self.steps, 1),
+            "no_satellite_share": self.no_satellite / max(self.steps, 1),
+            "no_route_share": self.no_route / max(self.steps, 1),
+            "bent_pipe_share": np.where(self.served > 0, self.bent_pipe / n, np.nan),
+            "rtt_mean_ms": np.where(self.served > 0, self.rtt_sum / n, np.nan),
+            "rtt_min_ms": np.where(self.served > 0, self.rtt_min, np.nan),
+            "rtt_max_ms": np.where(self.served > 0, self.rtt_max, np.nan),
+            "mean_laser_hops": np.where(self.served > 0, self.laser_hops_sum / n, np.nan),
+            "path_changes": self.path_changes,
+            "gateway_changes": self.gateway_changes,
+            "pop_changes": self.pop_changes,
+            "serving_changes": self.serving_changes,
+            "service_losses": self.service_losses,
+        })
+        if self.user_hist is not None:
+            pq = histogram_percentiles(self.user_hist, self.edges, self.percentiles)
+            for k, q in enumerate(self.percentiles):
+                df[f"rtt_p{q:g}_ms"] = pq[:, k]
+        return df
+
+    def per_group(self) -> pd.DataFrame:
+        """One row per group (region): served share of user-slots and RTT percentiles (ms)."""
+        pq = histogram_percentiles(self.group_hist, self.edges, self.percentiles)
+        df = pd.DataFrame({
+            "group": self.group_names,
+            "user_slots": self.group_samples,
+            "served_share": self.group_served / np.maximum(self.group_samples, 1),
+        })
+        for k, q in enumerate(self.percentiles):
+            df[f"rtt_p{q:g}_ms"] = pq[:, k]
+        return df
+
+    def per_time(self) -> pd.DataFrame:
+        """One row per slot: users served, bent-pipe count, RTT percentiles across users."""
+        return pd.DataFrame(self._rows)
+
+    def gateway_load(self, gateway_names: Sequence[str] | None = None) -> pd.DataFrame:
+        """Users served through each gateway: mean and maximum per slot."""
+        return pd.DataFrame({
+            "gateway": list(gateway_names) if gateway_names is not None else np.arange(self.n_gw),
+            "mean_users": self.gw_load_sum / max(self.steps, 1),
+            "max_users": self.gw_load_max,
+        })
+
+    def hop_histogram(self) -> pd.DataFrame:
+        """Served user-slots by number of laser hops (0 = bent pipe)."""
+        return pd.DataFrame({"n_laser_hops": np.arange(self.hop_hist.size),
+                             "user_slots": self.hop_hist})
+
+    def summary(self) -> dict[str, float]:
+        """Totals: served share, bent-pipe and laser shares of served user-slots, mean hops."""
+        served = int(self.served.sum())
+        total = self.steps * self.n_user
+        hops = np.arange(self.hop_hist.size)
+        return {
+            "user_slots": total,
+            "served_share": served / total if total else float("nan"),
+            "bent_pipe_share": float(self.bent_pipe.sum() / served) if served else float("nan"),
+            "laser_share": float(1 - self.bent_pipe.sum() / served) if served else float("nan"),
+            "mean_laser_hops": float((hops * self.hop_hist).sum() / served) if served
+            else float("nan"),
+        }

@@ -1,0 +1,562 @@
+"""Routing on a `Snapshot`: users to their PoP, and ground site to ground site.
+
+Paths and their rules
+---------------------
+- **User -> PoP**: terminal or cell -> its serving satellite -> lasers (zero or more) -> one
+  gateway -> fibre -> PoP. Ground nodes are never transit (no relaying through a gateway back
+  up to space, no PoP-to-PoP fibre). Each user goes to its home PoP; if that PoP is down or
+  unreachable and ``pop_fallback`` is set, to the best reachable PoP that is up.
+- **Site <-> site**: ground site -> any satellite it sees -> lasers -> a satellite the other
+  site sees -> ground site (no ground relays), as in the peers' site-to-site studies.
+
+Delays and what is not modelled
+-------------------------------
+One-way delay = propagation (radio and lasers at c, fibre at the configured fraction of c)
++ ``processing_ms_per_hop`` for each link traversed; RTT = 2 x one-way (the return path is
+the same path). Not modelled: queueing, link capacity and congestion, MAC / scheduling delay
+of the 15 s slot frame, ground-to-internet delay beyond the PoP, and asymmetric return paths.
+
+Strategies
+----------
+A `RoutingStrategy` turns link delays into edge weights and says which gateways may be used:
+`MinimumDelay` (default), `FewestHops` (hop count, delay as tie-break) and
+`AllowedGatewayCountries` (a policy hook wrapping another strategy). Shortest paths use
+``scipy.sparse.csgraph.dijkstra`` from the few needed sources; path details (gateway, laser
+hops) come from the predecessor arrays by a vectorized walk over all users at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike
+from scipy.sparse.csgraph import dijkstra
+
+from ..earth import SPEED_OF_LIGHT_KM_S
+from ..errors import InputError, PolicyError
+from .topology import KIND_ACCESS, KIND_FEEDER, KIND_FIBRE, KIND_LASER, Snapshot
+
+__all__ = [
+    "STATUS_NO_ROUTE",
+    "STATUS_NO_SATELLITE",
+    "STATUS_SERVED",
+    "AllowedGatewayCountries",
+    "FewestHops",
+    "MinimumDelay",
+    "Router",
+    "RoutingStrategy",
+    "SitePaths",
+    "UserPaths",
+]
+
+#: User path status codes.
+STATUS_SERVED, STATUS_NO_SATELLITE, STATUS_NO_ROUTE = 0, 1, 2
+
+_FNV_OFFSET = np.uint64(14695981039346656037)
+_FNV_PRIME = np.uint64(1099511628211)
+
+
+# --- strategies -----------------------------------------------------------------------------
+
+@runtime_checkable
+class RoutingStrategy(Protocol):
+    """Edge weights and usable gateways for shortest-path routing.
+
+    ``edge_weights`` maps one-way link delays (ms, processing included) and link kinds
+    (``KIND_*`` codes of `topology`) to non-negative weights, same shape.
+    ``usable_gateways`` maps gateway country codes (n_gw,) to a bool mask.
+    """
+
+    def edge_weights(self, delay_ms: np.ndarray, kind: np.ndarray) -> np.ndarray:
+        """Weights of edges with these delays and kinds."""
+        ...
+
+    def usable_gateways(self, gateway_country: np.ndarray) -> np.ndarray:
+        """Which gateways routes may use."""
+        ...
+
+
+@dataclass(frozen=True)
+class MinimumDelay:
+    """Minimum one-way delay (propagation + per-hop processing)."""
+
+    def edge_weights(self, delay_ms: np.ndarray, kind: np.ndarray) -> np.ndarray:
+        """The delays themselves."""
+        return np.asarray(delay_ms, float)
+
+    def usable_gateways(self, gateway_country: np.ndarray) -> np.ndarray:
+        """All gateways."""
+        return np.ones(len(gateway_country), bool)
+
+
+@dataclass(frozen=True)
+class FewestHops:
+    """Fewest links; among equal hop counts, the lowest delay.
+
+    Weight = 1 + ``tie_break_per_ms`` x delay. With the default 1e-6 per ms the delay term of a
+    whole path stays far below one hop for any path under 1e5 ms.
+    """
+
+    tie_break_per_ms: float = 1e-6
+
+    def edge_weights(self, delay_ms: np.ndarray, kind: np.ndarray) -> np.ndarray:
+        """1 per link plus a small delay term."""
+        return 1.0 + self.tie_break_per_ms * np.asarray(delay_ms, float)
+
+    def usable_gateways(self, gateway_country: np.ndarray) -> np.ndarray:
+        """All gateways."""
+        return np.ones(len(gateway_country), bool)
+
+
+@dataclass(frozen=True)
+class AllowedGatewayCountries:
+    """Policy hook: only gateways in ``allowed`` countries (ISO alpha-2) carry traffic.
+
+    Wraps another strategy (``inner``, default `MinimumDelay`) for the weights.
+
+    >>> AllowedGatewayCountries({"pl", "LT"}).allowed == frozenset({"PL", "LT"})
+    True
+    """
+
+    allowed: frozenset[str]
+    inner: RoutingStrategy = MinimumDelay()
+
+    def __init__(self, allowed: Iterable[str], inner: RoutingStrategy | None = None) -> None:
+        codes = []
+        for c in allowed:
+            text = str(c).strip().upper()
+            if len(text) != 2 or not text.isalpha():
+                raise PolicyError(f"allowed gateway country must be an ISO alpha-2 code, got "
+                                  f"{c!r}", "allowed_countries")
+            codes.append(text)
+        object.__setattr__(self, "allowed", frozenset(codes))
+        object.__setattr__(self, "inner", inner if inner is not None else MinimumDelay())
+
+    def edge_weights(self, delay_ms: np.ndarray, kind: np.ndarray) -> np.ndarray:
+        """The inner strategy's weights."""
+        return self.inner.edge_weights(delay_ms, kind)
+
+    def usable_gateways(self, gateway_country: np.ndarray) -> np.ndarray:
+        """Gateways in the allowed countries (and usable by the inner strategy)."""
+        countries = np.asarray(gateway_country).astype(str)
+        ok = np.isin(countries, sorted(self.allowed))
+        return ok & self.inner.usable_gateways(countries)
+
+
+# --- results --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UserPaths:
+    """Per-user routes at one step (all arrays shape (n_user,)).
+
+    Attributes
+    ----------
+    serving_sat : int64, satellite index (-1 = none)
+    access_km : float64, slant range user -> serving satellite, km (NaN = none)
+    gateway : int64, gateway index (-1 = unserved)
+    pop : int64, PoP index (-1 = unserved)
+    n_laser_hops : int64, laser links on the path (-1 = unserved); 0 = bent pipe
+    n_links : int64, all links including the access link (0 = unserved)
+    propagation_ms : float64, one-way propagation delay (NaN = unserved)
+    rtt_ms : float64, 2 x (propagation + processing per link) (NaN = unserved)
+    path_id : uint64, hash of the node sequence (0 = unserved); changes when the path changes
+    status : int8, `STATUS_SERVED`, `STATUS_NO_SATELLITE` or `STATUS_NO_ROUTE`
+    home_pop_used : bool, True where the PoP is the user's home PoP
+    """
+
+    serving_sat: np.ndarray
+    access_km: np.ndarray
+    gateway: np.ndarray
+    pop: np.ndarray
+    n_laser_hops: np.ndarray
+    n_links: np.ndarray
+    propagation_ms: np.ndarray
+    rtt_ms: np.ndarray
+    path_id: np.ndarray
+    status: np.ndarray
+    home_pop_used: np.ndarray
+
+    @property
+    def served(self) -> np.ndarray:
+        """Bool (n_user,): a path to a PoP exists."""
+        return self.status == STATUS_SERVED
+
+    @property
+    def bent_pipe(self) -> np.ndarray:
+        """Bool (n_user,): served without lasers."""
+        return self.served & (self.n_laser_hops == 0)
+
+    def __len__(self) -> int:
+        return int(self.serving_sat.size)
+
+
+@dataclass(frozen=True)
+class SitePaths:
+    """Site-to-site routes at one step.
+
+    Attributes
+    ----------
+    sources : int64 (n_src,), site indices of the rows
+    rtt_ms : float64 (n_src, n_site), NaN where unreachable; 0 from a site to itself
+    one_way_ms : float64 (n_src, n_site), propagation + processing, one way
+    n_laser_hops : int64 (n_src, n_site), -1 where unreachable or with_hops was off
+    """
+
+    sources: np.ndarray
+    rtt_ms: np.ndarray
+    one_way_ms: np.ndarray
+    n_laser_hops: np.ndarray
+
+
+# --- router ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Graph:
+    csr: sp.csr_matrix
+    keys: np.ndarray      # sorted src * n + dst
+    delay_ms: np.ndarray  # propagation only, aligned with keys
+    kind: np.ndarray
+    n: int
+
+
+def _graph(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, delay_ms: np.ndarray,
+           kind: np.ndarray) -> _Graph:
+    csr = sp.csr_matrix((weight, (src, dst)), shape=(n, n))
+    keys = src.astype(np.int64) * n + dst
+    order = np.argsort(keys, kind="stable")
+    return _Graph(csr, keys[order], delay_ms[order], kind[order], n)
+
+
+def _walk(g: _Graph, pred: np.ndarray, tree: np.ndarray, start: np.ndarray, gw_lo: int,
+          gw_hi: int) -> tuple[np.ndarray, ...]:
+    """Walk predecessor trees from ``start`` nodes to their roots, all at once.
+
+    ``pred`` is (n_tree, n); ``tree`` and ``start`` are (m,). Returns per start: propagation
+    delay (ms), laser links, all links, the gateway node passed (-1 if none) and a path hash.
+    """
+    m = start.size
+    delay = np.zeros(m)
+    n_laser = np.zeros(m, np.int64)
+    n_links = np.zeros(m, np.int64)
+    gw = np.full(m, -1, np.int64)
+    h = np.full(m, _FNV_OFFSET, np.uint64)
+    cur = start.astype(np.int64).copy()
+    h = (h ^ cur.astype(np.uint64)) * _FNV_PRIME
+    active = np.flatnonzero(pred[tree, cur] >= 0)
+    while active.size:
+        c = cur[active]
+        p = pred[tree[active], c].astype(np.int64)
+        pos = np.searchsorted(g.keys, p * g.n + c)
+        delay[active] += g.delay_ms[pos]
+        n_laser[active] += g.kind[pos] == KIND_LASER
+        n_links[active] += 1
+        is_gw = (p >= gw_lo) & (p < gw_hi)
+        gw[active[is_gw]] = p[is_gw]
+        h[active] = (h[active] ^ p.astype(np.uint64)) * _FNV_PRIME
+        cur[active] = p
+        active = active[pred[tree[active], p] >= 0]
+    return delay, n_laser, n_links, gw, h
+
+
+@dataclass(frozen=True)
+class Router:
+    """Shortest-path routing with a pluggable strategy.
+
+    Parameters
+    ----------
+    strategy : RoutingStrategy
+        Edge weights and usable gateways (default `MinimumDelay`).
+    processing_ms_per_hop : float
+        Processing time added per link traversed, ms, each direction (>= 0).
+    pop_fallback : bool
+        Route users whose home PoP is down or unreachable to the best other PoP that is up.
+    """
+
+    strategy: RoutingStrategy = MinimumDelay()
+    processing_ms_per_hop: float = 0.0
+    pop_fallback: bool = True
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.processing_ms_per_hop) and self.processing_ms_per_hop >= 0):
+            raise InputError(f"processing_ms_per_hop must be >= 0, got "
+                             f"{self.processing_ms_per_hop}", "processing_ms_per_hop")
+        if not isinstance(self.strategy, RoutingStrategy):
+            raise InputError("strategy must provide edge_weights() and usable_gateways()",
+                             "strategy")
+
+    def _weights(self, delay_ms: np.ndarray, kind: np.ndarray) -> np.ndarray:
+        w = np.asarray(self.strategy.edge_weights(delay_ms + self.processing_ms_per_hop, kind),
+                       float)
+        if w.shape != delay_ms.shape or not np.all(w >= 0):
+            raise InputError("strategy weights must be >= 0 with one weight per edge",
+                             "strategy")
+        return w
+
+    def pop_graph(self, snap: Snapshot) -> _Graph:
+        """The directed graph searched from PoPs: PoP -> gateway -> satellite <-> satellite.
+
+        Edges into a gateway or PoP do not exist, so ground nodes are never transit.
+        """
+        ns, ng = snap.n_sat, snap.n_gw
+        usable = snap.gateway_up & np.asarray(
+            self.strategy.usable_gateways(snap.gateway_country), bool)
+        fk = usable[snap.feeder_gw]
+        fo = usable[snap.fibre_gw]
+        lp = snap.laser_pairs
+        src = np.concatenate([lp[:, 0], lp[:, 1], ns + snap.feeder_gw[fk],
+                              ns + ng + snap.fibre_pop[fo]])
+        dst = np.concatenate([lp[:, 1], lp[:, 0], snap.feeder_sat[fk], ns + snap.fibre_gw[fo]])
+        delay = np.concatenate([snap.laser_ms, snap.laser_ms, snap.feeder_ms[fk],
+                                snap.fibre_ms[fo]])
+        kind = np.concatenate([np.full(2 * lp.shape[0], KIND_LASER, np.int8),
+                               np.full(int(fk.sum()), KIND_FEEDER, np.int8),
+                               np.full(int(fo.sum()), KIND_FIBRE, np.int8)])
+        return _graph(snap.n_nodes, src.astype(np.int64), dst.astype(np.int64),
+                      self._weights(delay, kind), delay, kind)
+
+    def to_pops(
+        self,
+        snap: Snapshot,
+        serving_sat: ArrayLike,
+        access_km: ArrayLike,
+        home_pop: ArrayLike,
+    ) -> UserPaths:
+        """Route every user from its serving satellite to its PoP.
+
+        Parameters
+        ----------
+        snap : Snapshot
+        serving_sat : int array (n_user,)
+            Serving satellite index per user (-1 = not covered), e.g. from the coverage stage.
+        access_km : float array (n_user,)
+            Slant range user -> serving satellite, km (ignored where serving_sat is -1).
+        home_pop : int array (n_user,) or int
+            Home PoP index per user (`Sites.home_pop`).
+
+        Returns
+        -------
+        UserPaths
+        """
+        sat = np.atleast_1d(np.asarray(serving_sat, np.int64))
+        n_user = sat.size
+        acc = np.broadcast_to(np.asarray(access_km, float), (n_user,))
+        home = np.broadcast_to(np.asarray(home_pop, np.int64), (n_user,))
+        ns, ng, npop = snap.n_sat, snap.n_gw, snap.n_pop
+        if sat.size and (sat.max() >= ns or sat.min() < -1):
+            raise InputError(f"serving satellite index out of range [-1, {ns - 1}]",
+                             "serving_sat")
+        if home.size and (home.min() < 0 or home.max() >= npop):
+            raise InputError(f"home PoP index out of range [0, {npop - 1}]", "home_pop")
+        covered = sat >= 0
+        if np.any(covered & ~np.isfinite(acc)):
+            raise InputError("access_km must be finite for covered users", "access_km")
+        g = self.pop_graph(snap)
+        pop0 = ns + ng
+        acc_ms = np.where(covered, acc, 0.0) / SPEED_OF_LIGHT_KM_S * 1e3
+
+        # Home PoPs: one Dijkstra per distinct home PoP that is up.
+        homes = np.unique(home[covered])
+        homes = homes[snap.pop_up[homes]] if homes.size else homes
+        trees: list[np.ndarray] = []
+        dists: list[np.ndarray] = []
+        tree_of_pop = np.full(npop, -1, np.int64)
+        if homes.size:
+            d, p = dijkstra(g.csr, indices=pop0 + homes, return_predecessors=True)
+            tree_of_pop[homes] = np.arange(homes.size)
+            trees.append(p)
+            dists.append(d)
+        tree = np.full(n_user, -1, np.int64)
+        pop = np.full(n_user, -1, np.int64)
+        via_home = covered & (tree_of_pop[home] >= 0)
+        if via_home.any():
+            t = tree_of_pop[home[via_home]]
+            reach = np.isfinite(dists[0][t, sat[via_home]])
+            idx = np.flatnonzero(via_home)[reach]
+            tree[idx], pop[idx] = t[reach], home[idx]
+        need = covered & (tree < 0)
+        up_pops = np.flatnonzero(snap.pop_up)
+        if self.pop_fallback and need.any() and up_pops.size:
+            d, p, src = dijkstra(g.csr, indices=pop0 + up_pops, min_only=True,
+                                 return_predecessors=True)
+            k = sum(t.shape[0] for t in trees)  # row of this tree in the stacked pred array
+            trees.append(p[None, :])
+            dists.append(d[None, :])
+            reach = np.isfinite(d[sat[need]])
+            idx = np.flatnonzero(need)[reach]
+            tree[idx], pop[idx] = k, src[sat[idx]] - pop0
+        routed = tree >= 0
+        out_gw = np.full(n_user, -1, np.int64)
+        n_laser = np.full(n_user, -1, np.int64)
+        n_links = np.zeros(n_user, np.int64)
+        prop = np.full(n_user, np.nan)
+        path_id = np.zeros(n_user, np.uint64)
+        if routed.any():
+            pred_all = np.concatenate(trees, axis=0) if len(trees) > 1 else trees[0]
+            # Walk each distinct (tree, satellite) once.
+            key = tree[routed] * ns + sat[routed]
+            ukey, inv = np.unique(key, return_inverse=True)
+            ut, us = ukey // ns, ukey % ns
+            dly, nl, nk, gwn, h = _walk(g, pred_all, ut, us, ns, ns + ng)
+            ridx = np.flatnonzero(routed)
+            out_gw[ridx] = gwn[inv] - ns
+            n_laser[ridx] = nl[inv]
+            n_links[ridx] = nk[inv] + 1
+            prop[ridx] = dly[inv] + acc_ms[ridx]
+            path_id[ridx] = h[inv]
+        status = np.where(routed, STATUS_SERVED,
+                          np.where(covered, STATUS_NO_ROUTE, STATUS_NO_SATELLITE)).astype(np.int8)
+        rtt = 2.0 * (prop + self.processing_ms_per_hop * n_links)
+        return UserPaths(
+            serving_sat=np.where(covered, sat, -1), access_km=np.where(covered, acc, np.nan),
+            gateway=out_gw, pop=pop,
+            n_laser_hops=n_laser, n_links=n_links, propagation_ms=prop,
+            rtt_ms=np.where(routed, rtt, np.nan), path_id=path_id, status=status,
+            home_pop_used=routed & (pop == home),
+        )
+
+    def choose_serving(
+        self,
+        snap: Snapshot,
+        n_user: int,
+        cand_user: ArrayLike,
+        cand_sat: ArrayLike,
+        cand_km: ArrayLike,
+        home_pop: ArrayLike,
+        *,
+        score: ArrayLike | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Pick each user's serving satellite among candidates that have a route to a PoP.
+
+        Candidates that reach the user's home PoP are preferred (then, with ``pop_fallback``,
+        those reaching another PoP that is up, as in `to_pops`). Among them the lowest
+        ``score`` wins (e.g. minus elevation); without ``score`` the lowest RTT.
+
+        Parameters
+        ----------
+        snap : Snapshot
+        n_user : int
+        cand_user, cand_sat, cand_km : arrays (n_cand,)
+            Candidate (user, satellite) pairs and slant ranges (km), e.g. every satellite above
+            the user's mask from `topology.visible_pairs`.
+        home_pop : int array (n_user,) or int
+        score : float array (n_cand,), optional
+
+        Returns
+        -------
+        serving_sat : int64 (n_user,), -1 where no candidate has a route
+        access_km : float64 (n_user,), NaN where none
+        """
+        cu = np.asarray(cand_user, np.int64)
+        cs = np.asarray(cand_sat, np.int64)
+        ck = np.asarray(cand_km, float)
+        home = np.broadcast_to(np.asarray(home_pop, np.int64), (n_user,))
+        serving = np.full(n_user, -1, np.int64)
+        access = np.full(n_user, np.nan)
+        if cu.size == 0:
+            return serving, access
+        if not (cu.shape == cs.shape == ck.shape) or cu.min() < 0 or cu.max() >= n_user:
+            raise InputError("candidate arrays must have one shape and valid user indices",
+                             "candidates")
+        sc = None if score is None else np.asarray(score, float)
+        g = self.pop_graph(snap)
+        pop0 = snap.n_sat + snap.n_gw
+        acc_w = self._weights(ck / SPEED_OF_LIGHT_KM_S * 1e3, np.full(ck.size, KIND_ACCESS,
+                                                                         np.int8))
+        cost = np.full(cu.size, np.inf)
+        homes = np.unique(home[cu])
+        homes = homes[snap.pop_up[homes]]
+        if homes.size:
+            d = dijkstra(g.csr, indices=pop0 + homes)
+            row = np.full(snap.n_pop, -1, np.int64)
+            row[homes] = np.arange(homes.size)
+            r = row[home[cu]]
+            ok = r >= 0
+            cost[ok] = d[r[ok], cs[ok]] + acc_w[ok]
+        tier = np.where(np.isfinite(cost), 0, 2)
+        up_pops = np.flatnonzero(snap.pop_up)
+        if self.pop_fallback and up_pops.size:
+            users_home = np.zeros(n_user, bool)
+            users_home[cu[tier == 0]] = True
+            need = ~users_home[cu]
+            if need.any():
+                d = dijkstra(g.csr, indices=pop0 + up_pops, min_only=True)
+                fb = d[cs[need]] + acc_w[need]
+                idx = np.flatnonzero(need)
+                cost[idx] = fb
+                tier[idx] = np.where(np.isfinite(fb), 1, 2)
+        key = cost if sc is None else sc
+        order = np.lexsort((cs, key, tier, cu))
+        first = order[np.r_[True, cu[order][1:] != cu[order][:-1]]]
+        first = first[tier[first] < 2]
+        serving[cu[first]] = cs[first]
+        access[cu[first]] = ck[first]
+        return serving, access
+
+    def between_sites(
+        self,
+        snap: Snapshot,
+        n_site: int,
+        link_site: ArrayLike,
+        link_sat: ArrayLike,
+        link_km: ArrayLike,
+        *,
+        sources: ArrayLike | None = None,
+        with_hops: bool = True,
+    ) -> SitePaths:
+        """Shortest paths between ground sites through the satellites (no ground relays).
+
+        Parameters
+        ----------
+        snap : Snapshot
+            Only its satellites and lasers are used.
+        n_site : int
+        link_site, link_sat, link_km : arrays (n_link,)
+            Ground-satellite links (e.g. every satellite each site sees, from
+            `topology.visible_pairs`), km slant range.
+        sources : int array, optional
+            Source sites (default all).
+        with_hops : bool
+            Also count laser hops (a vectorized walk of the predecessor arrays).
+        """
+        ns = snap.n_sat
+        ls = np.asarray(link_site, np.int64)
+        lt = np.asarray(link_sat, np.int64)
+        lk = np.asarray(link_km, float)
+        if not (ls.shape == lt.shape == lk.shape):
+            raise InputError("link_site, link_sat and link_km must have the same shape",
+                             "site links")
+        if ls.size and (ls.min() < 0 or ls.max() >= n_site or lt.min() < 0 or lt.max() >= ns):
+            raise InputError("site link index out of range", "site links")
+        src_sites = np.arange(n_site) if sources is None else np.asarray(sources, np.int64)
+        n = ns + 2 * n_site
+        lp = snap.laser_pairs
+        acc_ms = lk / SPEED_OF_LIGHT_KM_S * 1e3
+        src = np.concatenate([lp[:, 0], lp[:, 1], ns + ls, lt])
+        dst = np.concatenate([lp[:, 1], lp[:, 0], lt, ns + n_site + ls])
+        delay = np.concatenate([snap.laser_ms, snap.laser_ms, acc_ms, acc_ms])
+        kind = np.concatenate([np.full(2 * lp.shape[0], KIND_LASER, np.int8),
+                               np.full(2 * ls.size, KIND_ACCESS, np.int8)])
+        g = _graph(n, src, dst, self._weights(delay, kind), delay, kind)
+        targets = ns + n_site + np.arange(n_site)
+        n_src = src_sites.size
+        hops = np.full((n_src, n_site), -1, np.int64)
+        if not with_hops and isinstance(self.strategy, MinimumDelay):
+            # The weights are the one-way delays themselves (processing included).
+            w = dijkstra(g.csr, indices=ns + src_sites)[:, targets]
+            one_way = np.where(np.isfinite(w), w, np.nan)
+        else:
+            d, p = dijkstra(g.csr, indices=ns + src_sites, return_predecessors=True)
+            ri, rj = np.nonzero(np.isfinite(d[:, targets]))
+            dly, nl, nk, _, _ = _walk(g, p, ri, targets[rj], 0, 0)
+            one_way = np.full((n_src, n_site), np.nan)
+            one_way[ri, rj] = dly + self.processing_ms_per_hop * nk
+            hops[ri, rj] = nl
+        rows = np.arange(n_src)
+        one_way[rows, src_sites] = 0.0
+        hops[rows, src_sites] = 0
+        return SitePaths(sources=src_sites, rtt_ms=2.0 * one_way, one_way_ms=one_way,
+                         n_laser_hops=hops)
