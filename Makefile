@@ -4,6 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# The de facto Natural Earth edition (Crimea drawn in Russia) comes from the npm package
+# world-atlas (NE 4.1 TopoJSON); no PyPI package ships it. It goes into the user cache.
+SKYFENCE_CACHE ?= $(or $(SKYFENCE_CACHE_DIR),$(HOME)/.cache/skyfence)
+WORLD_ATLAS := $(SKYFENCE_CACHE)/npm/node_modules/world-atlas/countries-10m.json
+
 .PHONY: setup run test lint bench clean
 
 $(STAMP): pyproject.toml
@@ -12,14 +17,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-setup: $(STAMP)
+$(WORLD_ATLAS):
+	npm install --prefix "$(SKYFENCE_CACHE)/npm" --no-save --no-audit --no-fund --loglevel=error world-atlas@2.0.2
+
+setup: $(STAMP) $(WORLD_ATLAS)
 
 ## Main job: the built-in default scenario, outputs under out/default
-run: $(STAMP)
+run: $(STAMP) $(WORLD_ATLAS)
 	$(BIN)/skyfence run --out out/default
 
 ## Whole test suite, plus the linter
-test: $(STAMP)
+test: $(STAMP) $(WORLD_ATLAS)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -q
 

@@ -21,6 +21,7 @@ from skyfence.policy.rules import (
     cells_from_hex,
     compile_policy,
     service_status,
+    to_service_cells,
 )
 
 # Synthetic geography: H3 disks around Kyiv's res-5 cell. "Big" (k=3, 37 cells) holds
@@ -313,3 +314,14 @@ def test_service_status_combines_coverage_and_policy():
     served = np.array([[True, False, True, False]])
     np.testing.assert_array_equal(service_status(covered, served),
                                   [[SERVED, BLOCKED, UNCOVERED, UNCOVERED]])
+
+
+def test_to_service_cells_maps_overviews_to_their_centre_res5_cell():
+    coarse = h3.cell_to_parent(KYIV, 3)
+    fine = h3.cell_to_center_child(KYIV, 7)
+    got = to_service_cells(np.array(_ints([coarse, fine, KYIV, coarse]), dtype=np.uint64))
+    centre = h3.latlng_to_cell(*h3.cell_to_latlng(coarse), 5)  # the res-5 cell at the centre
+    assert got.tolist() == _ints([centre, KYIV, KYIV, centre])
+    cp = compile_policy(_policy([dict(name="big-off", region="Big", action="off")]), RESOLVER)
+    with pytest.raises(PolicyError, match=r"cells\[0\].*resolution 3.*to_service_cells"):
+        cp.evaluate(np.array(_ints([coarse]), dtype=np.uint64), ["2024-01-01"])

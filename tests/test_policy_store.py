@@ -119,6 +119,9 @@ def test_approval_creates_a_version_whose_rule_wins(store):
     assert d.policy_version_id == v2.id and v2.version == 2
     doc = v2.doc()
     assert doc.rules[-1].name == f"request-{r.id}" and doc.rules[-1].priority == 1
+    changes, diff = store.diff_versions(1, 2, "2022-09-10T00:00:00Z")
+    assert [str(c) for c in changes] == [f"added request-{r.id}"]
+    assert diff.summary()["gain_cells"] == len(SMALL) and diff.summary()["loss_cells"] == 0
     cp = compile_policy(doc, RESOLVER)
     cell = np.array([h3.str_to_int(KYIV)], dtype=np.uint64)
     served = cp.served_mask(cell, ["2022-09-09T23:59:59Z", "2022-09-10T00:00:00Z"])
@@ -148,8 +151,8 @@ at = 2022-02-26T00:00:00Z
 """
     pf = loads_policy(text)
     v, created, res = store.apply_file(pf, by="alice")
-    assert created and (res.requests_added, res.decisions_added) == (1, 1)
-    v, created, res = store.apply_file(pf, by="alice")
+    assert v.version == 1 and created and (res.requests_added, res.decisions_added) == (1, 1)
+    _, created, res = store.apply_file(pf, by="alice")
     assert not created and (res.requests_added, res.decisions_added, res.requests_skipped) == (
         0, 0, 1)
     assert len(store.requests()) == 1 and store.requests()[0].status == "approved"
@@ -157,7 +160,7 @@ at = 2022-02-26T00:00:00Z
     before = store.counts()
     changed = loads_policy(text.replace('why = "stations"', 'why = "other"').replace(
         'action = "on"\n[[requests]]', 'action = "off"\n[[requests]]'))
-    with pytest.raises(StoreError, match="'r1' is stored .* different why"):
+    with pytest.raises(StoreError, match=r"'r1' is stored .* different why"):
         store.apply_file(changed, by="mallory")
     assert store.counts() == before
 
@@ -169,7 +172,6 @@ def test_verify_detects_edited_and_deleted_rows(store):
     store.decide(r1.id, by="x", outcome="refused", reason="no", at="2022-09-02")
     report = store.verify()
     assert report.ok and report.entries == 4 and report.head != GENESIS_HASH
-    head = report.head
 
     # the API's connection refuses UPDATE and DELETE everywhere
     for sql in ("UPDATE audit SET actor = 'x'", "DELETE FROM audit",
@@ -287,7 +289,7 @@ def test_malformed_policy_file_keeps_rows(store, tmp_path):
     conflict = PolicyDoc.model_validate({"rules": [
         {"name": "a", "region": "Crimea", "action": "on"},
         {"name": "b", "region": "Crimea", "action": "off"}]})
-    with pytest.raises(PolicyError, match="'a'.*'b'.*conflict"):
+    with pytest.raises(PolicyError, match=r"'a'.*'b'.*conflict"):
         store.apply_policy(conflict, by="alice")
     assert store.counts() == before and store.verify().ok
 

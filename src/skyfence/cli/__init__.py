@@ -54,7 +54,17 @@ def _register() -> None:
     from . import regions
 
     app.add_typer(regions.app, name="regions")
+    from . import policy, request
+
+    app.add_typer(policy.app, name="policy")
+    app.add_typer(request.app, name="request")
     propagate_cmd.register(app)
+    from . import coverage
+
+    coverage.register(app)
+    from . import network
+
+    network.register(app)
 
 
 _register()

@@ -17,13 +17,15 @@ Method and error bound
 ----------------------
 `gso_arc_separation_deg` samples ``lambda`` every 360/512 deg, then polishes every sampled
 local minimum whose Lipschitz lower bound could hold the global minimum by golden-section
-search over its two neighbouring sample intervals (64 iterations: the bracket shrinks to
-about 1e-14 rad). ``theta`` is Lipschitz in ``lambda`` with constant ``L = R_gso / min|P - g|``
-(<= 1.179 for ground points below 10 km altitude), so the sampled minimum alone is within
-``L * pi / 512 <= 0.42 deg`` of the truth; the polish makes it exact to floating point
-(about 1e-12 deg) wherever ``theta`` has a single minimum within +-0.7 deg of longitude of each
-sampled one. The topocentric arc is a smooth conic whose curvature varies on the scale of
-radians, so separate minima are always tens of degrees apart.
+search on the angle itself (``atan2`` form, precise down to zero) over its two neighbouring
+sample intervals (64 iterations: the bracket shrinks to about 1e-14 rad). ``theta`` is
+Lipschitz in ``lambda`` with constant ``L = R_gso / min|P - g|`` (<= 1.179 for ground points
+below 10 km altitude), so the sampled minimum alone is within ``L * pi / 512 <= 0.42 deg`` of
+the truth; the polish makes it exact to floating point (about 1e-12 deg) wherever ``theta``
+has a single minimum within +-0.7 deg of longitude of each sampled one, which holds for the
+topocentric arc (a smooth conic seen from inside its cylinder); the tests check it against a
+200,000-sample search refined by scipy's bounded minimiser, and against closed forms at the
+equator and the pole.
 
 `gso_excluded` decides ``separation < limit`` without the full minimisation for most pairs:
 (1) the declination of ``d`` differs from the declinations of all arc points by at least the
@@ -86,6 +88,14 @@ def _cos_sep(g: np.ndarray, d: np.ndarray, lam: np.ndarray) -> np.ndarray:
     return num / np.sqrt(den2)
 
 
+def _angle_at(g: np.ndarray, d: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """angle(d, P(lam) - g) in rad for pairs (k, 3) and longitudes (k,), via atan2."""
+    w = np.column_stack(
+        [GSO_RADIUS_KM * np.cos(lam), GSO_RADIUS_KM * np.sin(lam), np.zeros_like(lam)]
+    ) - g
+    return np.arctan2(np.linalg.norm(np.cross(d, w), axis=1), np.einsum("ij,ij->i", d, w))
+
+
 def _min_separation_rad(g: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Minimum angle (rad) between LOS ``d`` (k,3 unit) from ``g`` (k,3 km) and the GSO arc."""
     k = g.shape[0]
@@ -113,20 +123,20 @@ def _min_separation_rad(g: np.ndarray, d: np.ndarray) -> np.ndarray:
         gi, di = gb[rows], db[rows]
         x1 = hi - _INV_PHI * (hi - lo)
         x2 = lo + _INV_PHI * (hi - lo)
-        f1 = _cos_sep(gi, di, x1[:, None])[:, 0]
-        f2 = _cos_sep(gi, di, x2[:, None])[:, 0]
+        f1 = _angle_at(gi, di, x1)
+        f2 = _angle_at(gi, di, x2)
         for _ in range(_GOLDEN_ITERATIONS):
-            # Maximise cos(theta), i.e. minimise theta, on [lo, hi].
-            left = f1 > f2
+            # Minimise theta on [lo, hi] (atan2 form: full precision down to theta = 0).
+            left = f1 < f2
             hi = np.where(left, x2, hi)
             lo = np.where(left, lo, x1)
             x1n = np.where(left, hi - _INV_PHI * (hi - lo), x2)
             x2n = np.where(left, x1, lo + _INV_PHI * (hi - lo))
-            fe = _cos_sep(gi, di, np.where(left, x1n, x2n)[:, None])[:, 0]
+            fe = _angle_at(gi, di, np.where(left, x1n, x2n))
             f1, f2 = np.where(left, fe, f2), np.where(left, f1, fe)
             x1, x2 = x1n, x2n
-        polished = np.arccos(np.clip(np.maximum(f1, f2), -1.0, 1.0))
-        best_b = best.copy()
+        polished = np.minimum(f1, f2)
+        best_b = np.full(b - a, np.inf)
         np.minimum.at(best_b, rows, polished)
         out[a:b] = best_b
     return out
@@ -146,8 +156,14 @@ def gso_arc_separation_deg(r_ground_itrs_km: ArrayLike, r_sat_itrs_km: ArrayLike
         Separation in degrees, as seen from the ground point (see the module docstring for
         the method and its error bound).
 
-    >>> float(gso_arc_separation_deg([6378.137, 0, 0], [6378.137 + 550, 0, 0])).__round__(9)
+    From the equator the arc is the celestial equator, so the separation is the declination
+    of the line of sight:
+
+    >>> ground = np.array([6378.137, 0.0, 0.0])
+    >>> round(float(gso_arc_separation_deg(ground, ground + [0.0, 0.0, 550.0])), 9)
     90.0
+    >>> round(float(gso_arc_separation_deg(ground, ground + [550.0, 0.0, 0.0])), 9)
+    0.0
     """
     g, d, shape = _as_pairs(r_ground_itrs_km, r_sat_itrs_km)
     return np.degrees(_min_separation_rad(g, d)).reshape(shape)

@@ -28,6 +28,7 @@ from .cells import (
     region_cells,
 )
 from .regions import (
+    AUTHALIC_RADIUS_KM,
     BUILTIN_REGIONS,
     DEFAULT_EDITION,
     EDITIONS,
@@ -54,6 +55,8 @@ from .regions import (
     world_atlas_install_command,
 )
 from .terminals import (
+    MAX_ALTITUDE_M,
+    MIN_ALTITUDE_M,
     Terminal,
     TerminalSet,
     load_terminals_csv,
@@ -63,11 +66,14 @@ from .terminals import (
 )
 
 __all__ = [
+    "AUTHALIC_RADIUS_KM",
     "BUILTIN_REGIONS",
     "DEFAULT_EDITION",
     "DEFAULT_RESOLUTION",
     "EDITIONS",
+    "MAX_ALTITUDE_M",
     "MAX_LAND_RESOLUTION",
+    "MIN_ALTITUDE_M",
     "WORLD_ATLAS_VERSION",
     "CellSet",
     "Country",

@@ -44,6 +44,7 @@ from .slots import (
     NetworkStep,
     ServingSelector,
     iter_network,
+    iter_network_from_coverage,
 )
 from .topology import (
     LaserTopology,
@@ -55,7 +56,6 @@ from .topology import (
     UnionLasers,
     build_snapshot,
     feeder_links,
-    gso_separation_deg,
     laser_capable_by_launch_year,
     laser_links,
     recover_planes,
@@ -101,9 +101,9 @@ __all__ = [
     "draw_what_if_map",
     "feeder_links",
     "great_circle_km",
-    "gso_separation_deg",
     "histogram_percentiles",
     "iter_network",
+    "iter_network_from_coverage",
     "laser_capable_by_launch_year",
     "laser_links",
     "load_gateways",

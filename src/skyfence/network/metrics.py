@@ -99,6 +99,7 @@ class NetworkMetrics:
         self.n_group = len(self.group_names)
         z = np.zeros
         self.steps = 0
+        self.samples = z(n_user, np.int64)
         self.served = z(n_user, np.int64)
         self.no_satellite = z(n_user, np.int64)
         self.no_route = z(n_user, np.int64)
@@ -122,24 +123,34 @@ class NetworkMetrics:
         self.pop_load_sum = z(n_pop, np.int64)
         self._rows: list[dict] = []
         self._prev: UserPaths | None = None
+        self._prev_counted = np.ones(n_user, bool)
 
     def _bin(self, rtt: np.ndarray) -> np.ndarray:
         return np.minimum((rtt / (self.edges[1] - self.edges[0])).astype(np.int64),
                           self._nbin - 1)
 
-    def update(self, t_utc: np.datetime64, paths: UserPaths) -> None:
-        """Add one slot."""
+    def update(self, t_utc: np.datetime64, paths: UserPaths,
+               counted: ArrayLike | None = None) -> None:
+        """Add one slot.
+
+        ``counted`` (bool, n_user) selects the users this slot counts for (e.g. the cells the
+        policy serves at this time); the others are left out of every statistic for the slot.
+        """
         if len(paths) != self.n_user:
             raise InputError(f"paths for {len(paths)} users, metrics for {self.n_user}",
                              "metrics")
-        s = paths.served
+        c = np.ones(self.n_user, bool) if counted is None else np.asarray(counted, bool)
+        if c.shape != (self.n_user,):
+            raise InputError(f"counted must have shape ({self.n_user},)", "metrics")
+        s = paths.served & c
         idx = np.flatnonzero(s)
         rtt = paths.rtt_ms[idx]
         self.steps += 1
+        self.samples += c
         self.served += s
-        self.no_satellite += paths.status == STATUS_NO_SATELLITE
-        self.no_route += paths.status == STATUS_NO_ROUTE
-        self.bent_pipe += paths.bent_pipe
+        self.no_satellite += c & (paths.status == STATUS_NO_SATELLITE)
+        self.no_route += c & (paths.status == STATUS_NO_ROUTE)
+        self.bent_pipe += paths.bent_pipe & c
         self.rtt_sum[idx] += rtt
         self.rtt_min[idx] = np.minimum(self.rtt_min[idx], rtt)
         self.rtt_max[idx] = np.maximum(self.rtt_max[idx], rtt)
@@ -152,7 +163,7 @@ class NetworkMetrics:
         ing = g >= 0
         if ing.any():
             np.add.at(self.group_hist, (g[ing], b[ing]), 1)
-        gall = self.group[self.group >= 0]
+        gall = self.group[(self.group >= 0) & c]
         if gall.size:
             self.group_samples += np.bincount(gall, minlength=self.n_group)
             self.group_served += np.bincount(g[ing], minlength=self.n_group)
@@ -167,15 +178,17 @@ class NetworkMetrics:
         self.pop_load_sum += np.bincount(paths.pop[idx], minlength=self.n_pop)
         prev = self._prev
         if prev is not None:
-            both = prev.served & s
+            prev_s = prev.served & self._prev_counted
+            both = prev_s & s
             self.path_changes += both & (prev.path_id != paths.path_id)
             self.gateway_changes += both & (prev.gateway != paths.gateway)
             self.pop_changes += both & (prev.pop != paths.pop)
             self.serving_changes += both & (prev.serving_sat != paths.serving_sat)
-            self.service_losses += prev.served & ~s
+            self.service_losses += prev_s & c & ~s
         self._prev = paths
-        row = {"t_utc": np.datetime64(t_utc, "ns"), "n_users": self.n_user,
-               "n_served": int(idx.size), "n_bent_pipe": int(paths.bent_pipe.sum())}
+        self._prev_counted = c
+        row = {"t_utc": np.datetime64(t_utc, "ns"), "n_users": int(c.sum()),
+               "n_served": int(idx.size), "n_bent_pipe": int((paths.bent_pipe & c).sum())}
         qs = np.percentile(rtt, self.percentiles) if rtt.size else [np.nan] * len(
             self.percentiles)
         for q, v in zip(self.percentiles, qs, strict=True):
@@ -186,14 +199,16 @@ class NetworkMetrics:
     # --- tables ---------------------------------------------------------------------------
 
     def per_user(self, names: Sequence[str] | None = None) -> pd.DataFrame:
-        """One row per user: service shares, RTT statistics (ms), hops and handovers."""
+        """One row per user: service shares (of the slots it was counted), RTT statistics (ms),
+        hops and handovers."""
         n = np.maximum(self.served, 1)
+        k = np.maximum(self.samples, 1)
         df = pd.DataFrame({
             "user": list(names) if names is not None else np.arange(self.n_user),
-            "steps": self.steps,
-            "served_share": self.served / max(self.steps, 1),
-            "no_satellite_share": self.no_satellite / max(self.steps, 1),
-            "no_route_share": self.no_route / max(self.steps, 1),
+            "steps": self.samples,
+            "served_share": np.where(self.samples > 0, self.served / k, np.nan),
+            "no_satellite_share": np.where(self.samples > 0, self.no_satellite / k, np.nan),
+            "no_route_share": np.where(self.samples > 0, self.no_route / k, np.nan),
             "bent_pipe_share": np.where(self.served > 0, self.bent_pipe / n, np.nan),
             "rtt_mean_ms": np.where(self.served > 0, self.rtt_sum / n, np.nan),
             "rtt_min_ms": np.where(self.served > 0, self.rtt_min, np.nan),
@@ -243,7 +258,7 @@ class NetworkMetrics:
     def summary(self) -> dict[str, float]:
         """Totals: served share, bent-pipe and laser shares of served user-slots, mean hops."""
         served = int(self.served.sum())
-        total = self.steps * self.n_user
+        total = int(self.samples.sum())
         hops = np.arange(self.hop_hist.size)
         return {
             "user_slots": total,

@@ -84,6 +84,9 @@ class RoutingStrategy(Protocol):
 class MinimumDelay:
     """Minimum one-way delay (propagation + per-hop processing)."""
 
+    #: The weights are the delays (lets the router read delays off the distances).
+    weights_are_delays = True
+
     def edge_weights(self, delay_ms: np.ndarray, kind: np.ndarray) -> np.ndarray:
         """The delays themselves."""
         return np.asarray(delay_ms, float)
@@ -102,6 +105,7 @@ class FewestHops:
     """
 
     tie_break_per_ms: float = 1e-6
+    weights_are_delays = False
 
     def edge_weights(self, delay_ms: np.ndarray, kind: np.ndarray) -> np.ndarray:
         """1 per link plus a small delay term."""
@@ -135,6 +139,11 @@ class AllowedGatewayCountries:
             codes.append(text)
         object.__setattr__(self, "allowed", frozenset(codes))
         object.__setattr__(self, "inner", inner if inner is not None else MinimumDelay())
+
+    @property
+    def weights_are_delays(self) -> bool:
+        """As the inner strategy."""
+        return _weights_are_delays(self.inner)
 
     def edge_weights(self, delay_ms: np.ndarray, kind: np.ndarray) -> np.ndarray:
         """The inner strategy's weights."""
@@ -231,35 +240,48 @@ def _graph(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, delay_m
     return _Graph(csr, keys[order], delay_ms[order], kind[order], n)
 
 
-def _walk(g: _Graph, pred: np.ndarray, tree: np.ndarray, start: np.ndarray, gw_lo: int,
-          gw_hi: int) -> tuple[np.ndarray, ...]:
+def _walk(g: _Graph, pred: np.ndarray, tree: np.ndarray, start: np.ndarray, n_sat: int,
+          gw_lo: int, gw_hi: int, lookup_delay: bool) -> tuple[np.ndarray, ...]:
     """Walk predecessor trees from ``start`` nodes to their roots, all at once.
 
-    ``pred`` is (n_tree, n); ``tree`` and ``start`` are (m,). Returns per start: propagation
-    delay (ms), laser links, all links, the gateway node passed (-1 if none) and a path hash.
+    ``pred`` is (n_tree, n); ``tree`` and ``start`` are (m,). A link is a laser when both ends
+    are satellites (nodes below ``n_sat``). Returns per start: summed propagation delay (ms;
+    zeros unless ``lookup_delay``), laser links, all links, the gateway node passed (-1 if
+    none; gateways are nodes in ``[gw_lo, gw_hi)``) and a hash of the node sequence.
     """
     m = start.size
+    n = pred.shape[1]
+    flat = pred.ravel()
+    base = tree.astype(np.int64) * n
     delay = np.zeros(m)
     n_laser = np.zeros(m, np.int64)
     n_links = np.zeros(m, np.int64)
     gw = np.full(m, -1, np.int64)
-    h = np.full(m, _FNV_OFFSET, np.uint64)
     cur = start.astype(np.int64).copy()
-    h = (h ^ cur.astype(np.uint64)) * _FNV_PRIME
-    active = np.flatnonzero(pred[tree, cur] >= 0)
+    h = (np.full(m, _FNV_OFFSET, np.uint64) ^ cur.astype(np.uint64)) * _FNV_PRIME
+    p_all = flat[base + cur].astype(np.int64)
+    active = np.flatnonzero(p_all >= 0)
+    p = p_all[active]
     while active.size:
         c = cur[active]
-        p = pred[tree[active], c].astype(np.int64)
-        pos = np.searchsorted(g.keys, p * g.n + c)
-        delay[active] += g.delay_ms[pos]
-        n_laser[active] += g.kind[pos] == KIND_LASER
+        if lookup_delay:
+            pos = np.searchsorted(g.keys, p * g.n + c)
+            delay[active] += g.delay_ms[pos]
+        n_laser[active] += (p < n_sat) & (c < n_sat)
         n_links[active] += 1
-        is_gw = (p >= gw_lo) & (p < gw_hi)
-        gw[active[is_gw]] = p[is_gw]
+        if gw_hi > gw_lo:
+            is_gw = (p >= gw_lo) & (p < gw_hi)
+            gw[active[is_gw]] = p[is_gw]
         h[active] = (h[active] ^ p.astype(np.uint64)) * _FNV_PRIME
         cur[active] = p
-        active = active[pred[tree[active], p] >= 0]
+        nxt = flat[base[active] + p].astype(np.int64)
+        keep = nxt >= 0
+        active, p = active[keep], nxt[keep]
     return delay, n_laser, n_links, gw, h
+
+
+def _weights_are_delays(strategy: RoutingStrategy) -> bool:
+    return bool(getattr(strategy, "weights_are_delays", False))
 
 
 @dataclass(frozen=True)
@@ -396,11 +418,15 @@ class Router:
         path_id = np.zeros(n_user, np.uint64)
         if routed.any():
             pred_all = np.concatenate(trees, axis=0) if len(trees) > 1 else trees[0]
+            dist_all = np.concatenate(dists, axis=0) if len(dists) > 1 else dists[0]
             # Walk each distinct (tree, satellite) once.
             key = tree[routed] * ns + sat[routed]
             ukey, inv = np.unique(key, return_inverse=True)
             ut, us = ukey // ns, ukey % ns
-            dly, nl, nk, gwn, h = _walk(g, pred_all, ut, us, ns, ns + ng)
+            exact = _weights_are_delays(self.strategy)
+            dly, nl, nk, gwn, h = _walk(g, pred_all, ut, us, ns, ns, ns + ng, not exact)
+            if exact:
+                dly = dist_all[ut, us] - self.processing_ms_per_hop * nk
             ridx = np.flatnonzero(routed)
             out_gw[ridx] = gwn[inv] - ns
             n_laser[ridx] = nl[inv]
@@ -544,16 +570,18 @@ class Router:
         targets = ns + n_site + np.arange(n_site)
         n_src = src_sites.size
         hops = np.full((n_src, n_site), -1, np.int64)
-        if not with_hops and isinstance(self.strategy, MinimumDelay):
+        if not with_hops and _weights_are_delays(self.strategy):
             # The weights are the one-way delays themselves (processing included).
             w = dijkstra(g.csr, indices=ns + src_sites)[:, targets]
             one_way = np.where(np.isfinite(w), w, np.nan)
         else:
             d, p = dijkstra(g.csr, indices=ns + src_sites, return_predecessors=True)
             ri, rj = np.nonzero(np.isfinite(d[:, targets]))
-            dly, nl, nk, _, _ = _walk(g, p, ri, targets[rj], 0, 0)
+            exact = _weights_are_delays(self.strategy)
+            dly, nl, nk, _, _ = _walk(g, p, ri, targets[rj], ns, 0, 0, not exact)
             one_way = np.full((n_src, n_site), np.nan)
-            one_way[ri, rj] = dly + self.processing_ms_per_hop * nk
+            one_way[ri, rj] = d[ri, targets[rj]] if exact else (
+                dly + self.processing_ms_per_hop * nk)
             hops[ri, rj] = nl
         rows = np.arange(n_src)
         one_way[rows, src_sites] = 0.0

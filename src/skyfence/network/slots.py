@@ -35,6 +35,7 @@ __all__ = [
     "NetworkStep",
     "ServingSelector",
     "iter_network",
+    "iter_network_from_coverage",
 ]
 
 #: Satellite reassignment period, s (Tanveer et al. 2023; ../shared/facts.md).
@@ -114,6 +115,31 @@ class Candidates:
     sat: np.ndarray
     range_km: np.ndarray
     elevation_deg: np.ndarray
+
+    @classmethod
+    def from_pairs(cls, r_sat_itrs_km: np.ndarray, users: GroundUsers, user: ArrayLike,
+                   sat: ArrayLike, elevation_deg: ArrayLike) -> Candidates:
+        """Pairs from another kernel (e.g. the coverage stage); slant ranges computed (km)."""
+        u = np.asarray(user, np.int64)
+        s = np.asarray(sat, np.int64)
+        site = geodetic_to_itrs(users.lat_deg[u], users.lon_deg[u], users.alt_km[u])
+        rng = np.linalg.norm(np.asarray(r_sat_itrs_km, float)[s] - site, axis=1)
+        return cls(u, s, rng, np.asarray(elevation_deg, float))
+
+    @classmethod
+    def from_serving(cls, r_sat_itrs_km: np.ndarray, users: GroundUsers, serving: ArrayLike
+                     ) -> Candidates:
+        """One candidate per covered user: its given serving satellite (-1 = none)."""
+        sat = np.asarray(serving, np.int64)
+        r = np.asarray(r_sat_itrs_km, float)
+        if sat.shape != (len(users),) or (sat.size and (sat.max() >= r.shape[0]
+                                                        or sat.min() < -1)):
+            raise InputError(f"given serving satellites must be (n_user,) = ({len(users)},) "
+                             f"indices in [-1, {r.shape[0] - 1}]", "serving")
+        ui = np.flatnonzero(sat >= 0)
+        site = geodetic_to_itrs(users.lat_deg[ui], users.lon_deg[ui], users.alt_km[ui])
+        _, el, rng = look_angles_from_itrs(site, r[sat[ui]])
+        return cls(ui, sat[ui], rng, el)
 
 
 @runtime_checkable
@@ -225,17 +251,8 @@ class GivenServing:
     def candidates(self, r_sat_itrs_km: np.ndarray, users: GroundUsers, step: int
                    ) -> Candidates:
         """The given satellite of each user (one candidate per covered user)."""
-        sat = np.asarray(self.serving(step) if callable(self.serving) else self.serving[step],
-                         np.int64)
-        r = np.asarray(r_sat_itrs_km, float)
-        if sat.shape != (len(users),) or (sat.size and (sat.max() >= r.shape[0]
-                                                        or sat.min() < -1)):
-            raise InputError(f"given serving satellites must be (n_user,) = ({len(users)},) "
-                             f"indices in [-1, {r.shape[0] - 1}]", "serving")
-        ui = np.flatnonzero(sat >= 0)
-        site = geodetic_to_itrs(users.lat_deg[ui], users.lon_deg[ui], users.alt_km[ui])
-        _, el, rng = look_angles_from_itrs(site, r[sat[ui]])
-        return Candidates(ui, sat[ui], rng, el)
+        sat = self.serving(step) if callable(self.serving) else self.serving[step]
+        return Candidates.from_serving(r_sat_itrs_km, users, sat)
 
     def choose(self, cand: Candidates, snap: Snapshot, router: Router, users: GroundUsers
                ) -> tuple[np.ndarray, np.ndarray]:
@@ -258,6 +275,34 @@ class NetworkStep:
     t_utc: np.datetime64
     paths: dict[str, UserPaths]
     snapshot: Snapshot
+
+
+def _route_one_step(
+    r: np.ndarray,
+    t_index: int,
+    cand: Candidates,
+    users: GroundUsers,
+    sites: Sites,
+    config: TopologyConfig,
+    router: Router,
+    select: ServingSelector,
+    ups: Mapping[str, tuple[np.ndarray, np.ndarray]],
+) -> tuple[dict[str, UserPaths], Snapshot]:
+    snap = build_snapshot(r, sites, config)
+    paths = {}
+    for name, (gw_up, pop_up) in ups.items():
+        variant = snap if gw_up[t_index].all() and pop_up[t_index].all() else replace(
+            snap, gateway_up=gw_up[t_index].copy(), pop_up=pop_up[t_index].copy())
+        sat, acc = select.choose(cand, variant, router, users)
+        paths[name] = router.to_pops(variant, sat, acc, users.home_pop)
+    return paths, snap
+
+
+def _cases(cases: Mapping[str, Sequence[Outage]] | None) -> dict[str, Sequence[Outage]]:
+    case_map = dict(cases) if cases is not None else {"baseline": ()}
+    if not case_map:
+        raise InputError("at least one case is needed", "cases")
+    return case_map
 
 
 def iter_network(
@@ -293,9 +338,7 @@ def iter_network(
     select = serving if serving is not None else HighestElevation()
     if not isinstance(select, ServingSelector):
         raise InputError("serving must provide candidates() and choose()", "serving")
-    case_map = dict(cases) if cases is not None else {"baseline": ()}
-    if not case_map:
-        raise InputError("at least one case is needed", "cases")
+    case_map = _cases(cases)
     step = 0
     for eph in ephemerides:
         if eph.frame != "ITRS":
@@ -304,12 +347,48 @@ def iter_network(
         for k in range(eph.t_utc.size):
             r = eph.r_km[:, k, :]
             cand = select.candidates(r, users, step)
-            snap = build_snapshot(r, sites, config)
-            paths = {}
-            for name, (gw_up, pop_up) in ups.items():
-                variant = snap if gw_up[k].all() and pop_up[k].all() else replace(
-                    snap, gateway_up=gw_up[k].copy(), pop_up=pop_up[k].copy())
-                sat, acc = select.choose(cand, variant, router, users)
-                paths[name] = router.to_pops(variant, sat, acc, users.home_pop)
+            paths, snap = _route_one_step(r, k, cand, users, sites, config, router, select, ups)
             yield NetworkStep(eph.t_utc[k], paths, snap)
             step += 1
+
+
+def iter_network_from_coverage(
+    coverage_steps: Iterable,
+    users: GroundUsers,
+    sites: Sites,
+    config: TopologyConfig,
+    router: Router,
+    *,
+    serving: ServingSelector | None = None,
+    cases: Mapping[str, Sequence[Outage]] | None = None,
+) -> Iterator[NetworkStep]:
+    """Route the coverage stage's ground points, step by step.
+
+    ``coverage_steps`` are `skyfence.coverage.CoverageStep` objects (from
+    ``iter_coverage(constellation, ground, t_utc, ...)``) for the same points as ``users``, in
+    the same order. Without ``serving`` each point is served by the coverage stage's serving
+    satellite (its strategy and 15 s hold), which may have no route; with ``serving`` (e.g.
+    `HighestElevation` or `MinimumRtt`) the satellite is chosen among the coverage kernel's
+    usable pairs (run ``iter_coverage`` with ``pairs=True``), so GSO exclusion and masks are
+    the coverage stage's.
+    """
+    case_map = _cases(cases)
+    if serving is not None and not isinstance(serving, ServingSelector):
+        raise InputError("serving must provide candidates() and choose()", "serving")
+    given = GivenServing(np.zeros((0, len(users)), np.int64))
+    for st in coverage_steps:
+        r = np.asarray(st.r_sat_itrs_km, float)
+        t = np.atleast_1d(np.asarray(st.t_utc, dtype="datetime64[ns]"))
+        ups = {name: availability(outs, t, sites) for name, outs in case_map.items()}
+        if serving is None:
+            cand = Candidates.from_serving(r, users, np.asarray(st.serving, np.int64))
+            select: ServingSelector = given
+        else:
+            pairs = st.visibility.pairs
+            if pairs is None:
+                raise InputError("choosing the serving satellite needs the coverage pairs; run "
+                                 "iter_coverage(..., pairs=True)", "serving")
+            cand = Candidates.from_pairs(r, users, pairs.point, pairs.sat, pairs.elevation_deg)
+            select = serving
+        paths, snap = _route_one_step(r, 0, cand, users, sites, config, router, select, ups)
+        yield NetworkStep(t[0], paths, snap)

@@ -7,8 +7,8 @@ and PoPs after them. Links and their one-way propagation delays:
   at the speed of light in vacuum along the slant range; a link exists when the elevation seen
   from the ground site's WGS-84 horizon is >= its mask (computed exactly; a k-d tree only
   pre-selects candidates with a provably larger radius). Gateways also keep
-  ``gso_exclusion_deg`` from the geostationary arc and, with an antenna count, track only their
-  highest-elevation satellites.
+  ``gso_exclusion_deg`` from the geostationary arc (`skyfence.coverage.gso`) and, with an
+  antenna count, track only their highest-elevation satellites.
 - **laser** (satellite <-> satellite): vacuum light speed along the chord, only between
   laser-capable satellites, within ``max_laser_range_km`` and with the chord clear of the
   atmosphere (``min_laser_altitude_km``). Which pairs are candidates is a `LaserTopology`:
@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.spatial import cKDTree
 
+from ..coverage.gso import gso_excluded
 from ..earth import SPEED_OF_LIGHT_KM_S, WGS84_A_KM, enu_basis, geodetic_to_itrs
 from ..errors import InputError, SiteError
 from .sites import Sites
@@ -39,7 +40,6 @@ __all__ = [
     "DEFAULT_FIBRE_SPEED_FRACTION",
     "DEFAULT_MAX_LASER_RANGE_KM",
     "DEFAULT_MIN_LASER_ALTITUDE_KM",
-    "GEO_RADIUS_KM",
     "KIND_ACCESS",
     "KIND_FEEDER",
     "KIND_FIBRE",
@@ -54,7 +54,6 @@ __all__ = [
     "UnionLasers",
     "build_snapshot",
     "feeder_links",
-    "gso_separation_deg",
     "laser_capable_by_launch_year",
     "laser_links",
     "orbital_angles",
@@ -79,16 +78,13 @@ DEFAULT_FIBRE_ROUTE_FACTOR = 1.5
 #: Signal speed in fibre / c: silica's group index is about 1.47, so light travels at ~0.68 c;
 #: the issue prescribes 2/3 c.
 DEFAULT_FIBRE_SPEED_FRACTION = 2.0 / 3.0
-#: Geostationary orbit radius, km: (mu / omega_sidereal^2)^(1/3) with mu = 398600.4418 km^3/s^2
-#: and a sidereal day of 86164.0905 s.
-GEO_RADIUS_KM = 42164.17
 
 # Largest angle between the WGS-84 ellipsoid normal and the geocentric radius (about 0.1924
 # deg at 45 deg latitude), rounded up: bounds geodetic vs geocentric elevation.
 _MAX_DEFLECTION_DEG = 0.2
 # Up to this many site x satellite pairs, pre-select with dense matrix products instead of
 # k-d trees.
-_DENSE_PAIRS = 2_000_000
+_DENSE_PAIRS = 50_000
 
 
 # --- ground <-> satellite -------------------------------------------------------------------
@@ -169,57 +165,6 @@ def visible_pairs(
     return si[keep][order], sj[keep][order], el[keep][order], rng[keep][order]
 
 
-def gso_separation_deg(site_itrs_km: ArrayLike, r_sat_itrs_km: ArrayLike) -> np.ndarray:
-    """Smallest angle (deg) between the site -> satellite line and the geostationary arc.
-
-    The arc is the circle of radius `GEO_RADIUS_KM` in the ITRS equatorial plane, as seen from
-    the site. Inputs are paired ``(n, 3)`` arrays (km); returns ``(n,)``. A 2-deg scan of the
-    arc's longitude brackets the closest point; Newton steps on the analytic first and second
-    derivatives of the cosine then converge to machine precision.
-    """
-    site = np.asarray(site_itrs_km, float).reshape(-1, 3)
-    sat = np.asarray(r_sat_itrs_km, float).reshape(-1, 3)
-    d = sat - site
-    d /= np.linalg.norm(d, axis=1, keepdims=True)
-    R = GEO_RADIUS_KM
-    dx, dy = d[:, 0:1], d[:, 1:2]
-    sx, sy = site[:, 0:1], site[:, 1:2]
-    ds = np.einsum("ij,ij->i", d, site)[:, None]
-    ss = np.einsum("ij,ij->i", site, site)[:, None]
-
-    def cos_and_derivatives(lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        # f = (d.G - d.s) / |G - s| with G = R (cos lam, sin lam, 0).
-        c, s_ = np.cos(lam), np.sin(lam)
-        p = R * (dx * c + dy * s_) - ds
-        p1 = R * (-dx * s_ + dy * c)
-        p2 = -R * (dx * c + dy * s_)
-        q = R * R - 2.0 * R * (sx * c + sy * s_) + ss
-        q1 = 2.0 * R * (sx * s_ - sy * c)
-        q2 = 2.0 * R * (sx * c + sy * s_)
-        qm = q ** -0.5
-        f = p * qm
-        f1 = p1 * qm - 0.5 * p * q1 * qm**3
-        f2 = p2 * qm - p1 * q1 * qm**3 + 0.75 * p * q1 * q1 * qm**5 - 0.5 * p * q2 * qm**3
-        return f, f1, f2
-
-    # Coarse scan (cosine only), 2-deg spacing.
-    grid = np.radians(np.arange(0.0, 360.0, 2.0))
-    cg, sg = np.cos(grid)[None, :], np.sin(grid)[None, :]
-    f_grid = (R * (dx * cg + dy * sg) - ds) / np.sqrt(R * R - 2.0 * R * (sx * cg + sy * sg) + ss)
-    best = np.argmax(f_grid, axis=1)
-    lam = grid[best][:, None]
-    f_best = f_grid[np.arange(site.shape[0]), best][:, None]
-    one_deg = np.radians(1.0)
-    for _ in range(8):
-        f, f1, f2 = cos_and_derivatives(lam)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            step = np.where(f2 < 0, -f1 / f2, 0.0)
-        lam = lam + np.clip(step, -one_deg, one_deg)
-    f, _, _ = cos_and_derivatives(lam)
-    cos_max = np.maximum(f, f_best)[:, 0]
-    return np.degrees(np.arccos(np.clip(cos_max, -1.0, 1.0)))
-
-
 def feeder_links(
     r_sat_itrs_km: np.ndarray,
     sites: Sites,
@@ -253,9 +198,10 @@ def feeder_links(
         excl = np.array([g.gso_exclusion_deg for g in gws])
         need = keep & (excl[gi] > 0.0)
         if need.any():
-            sep = gso_separation_deg(sites.gateway_itrs_km[gi[need]],
-                                     np.asarray(r_sat_itrs_km, float)[si[need]])
-            keep[np.flatnonzero(need)] = sep >= excl[gi[need]]
+            # The coverage stage's exact GSO-arc test (skyfence.coverage.gso).
+            keep[np.flatnonzero(need)] = ~gso_excluded(
+                sites.gateway_itrs_km[gi[need]], np.asarray(r_sat_itrs_km, float)[si[need]],
+                excl[gi[need]])
     gi, si, el, rng = gi[keep], si[keep], el[keep], rng[keep]
     if antenna_limit and gi.size:
         cap = np.array([g.n_antennas if g.n_antennas is not None else np.iinfo(np.int64).max
@@ -722,6 +668,16 @@ class Snapshot:
     gateway_up: np.ndarray
     pop_up: np.ndarray
     gateway_country: np.ndarray
+
+    @classmethod
+    def space_only(cls, r_sat_itrs_km: np.ndarray, laser_pairs: np.ndarray,
+                   laser_km: np.ndarray) -> Snapshot:
+        """Satellites and lasers without gateways or PoPs (for site-to-site routing)."""
+        zi, zf = np.zeros(0, np.int64), np.zeros(0)
+        return cls(np.asarray(r_sat_itrs_km, float), np.asarray(laser_pairs, np.int64),
+                   np.asarray(laser_km, float), zi, zi, zf, zf, zi, zi, zf,
+                   DEFAULT_FIBRE_SPEED_FRACTION, np.zeros(0, bool), np.zeros(0, bool),
+                   np.zeros(0, dtype=str))
 
     @property
     def n_sat(self) -> int:

@@ -149,7 +149,8 @@ def draw_what_if_map(
 
     Users who lose service are red crosses; users with a longer RTT are coloured by the mean
     increase (ms); unchanged users are grey dots. Gateways are triangles and PoPs squares;
-    sites that are down are marked in red. Returns the path written.
+    sites that are down are marked in red. The map frames the affected users and the sites
+    that are down. Returns the path written.
     """
     import matplotlib
 
@@ -163,19 +164,27 @@ def draw_what_if_map(
     plon = np.array([p.lon_deg for p in sites.pops])
     lat = table["lat_deg"].to_numpy(float)
     lon = table["lon_deg"].to_numpy(float)
-    all_lat = np.concatenate([lat, glat, plat])
-    all_lon = np.concatenate([lon, glon, plon])
-    focus_lat = lat if lat.size else all_lat
-    focus_lon = lon if lon.size else all_lon
+    outcome = table["outcome"].to_numpy()
+    # Frame the affected users and the sites that are down, then widen to include the
+    # gateways and PoPs within 10 deg of that frame.
+    gdown = np.array([("gateway", i) in down for i in range(len(sites.gateways))], bool)
+    pdown = np.array([("pop", i) in down for i in range(len(sites.pops))], bool)
+    affected = outcome != OUTCOME_UNCHANGED
+    f_lat = np.concatenate([lat[affected], glat[gdown], plat[pdown]])
+    f_lon = np.concatenate([lon[affected], glon[gdown], plon[pdown]])
+    if f_lat.size == 0:
+        f_lat, f_lon = (lat, lon) if lat.size else (glat, glon)
+    s_lat, s_lon = np.concatenate([glat, plat]), np.concatenate([glon, plon])
+    near = ((s_lat > f_lat.min() - 10) & (s_lat < f_lat.max() + 10)
+            & (s_lon > f_lon.min() - 10) & (s_lon < f_lon.max() + 10))
     pad = 3.0
-    # Frame the users and the sites within ~2,500 km of them.
-    near = (np.abs(all_lat - focus_lat.mean()) < 25) & (np.abs(all_lon - focus_lon.mean()) < 35)
-    lat_lim = (float(all_lat[near].min() - pad), float(all_lat[near].max() + pad))
-    lon_lim = (float(all_lon[near].min() - pad), float(all_lon[near].max() + pad))
+    lat_lim = (float(min(f_lat.min(), s_lat[near].min(initial=90.0)) - pad),
+               float(max(f_lat.max(), s_lat[near].max(initial=-90.0)) + pad))
+    lon_lim = (float(min(f_lon.min(), s_lon[near].min(initial=360.0)) - pad),
+               float(max(f_lon.max(), s_lon[near].max(initial=-180.0)) + pad))
     fig, ax = plt.subplots(figsize=(9, 7), dpi=110)
     if borders:
         _borders(ax, lon_lim, lat_lim)
-    outcome = table["outcome"].to_numpy()
     unchanged = outcome == OUTCOME_UNCHANGED
     ax.scatter(lon[unchanged], lat[unchanged], s=8, c="0.55", label="unchanged", zorder=2)
     longer = outcome == OUTCOME_LONGER_RTT
@@ -188,8 +197,6 @@ def draw_what_if_map(
     if lost.any():
         ax.scatter(lon[lost], lat[lost], s=22, marker="x", c="tab:red", label="loses service",
                    zorder=4)
-    gdown = np.array([("gateway", i) in down for i in range(len(sites.gateways))], bool)
-    pdown = np.array([("pop", i) in down for i in range(len(sites.pops))], bool)
     ax.scatter(glon[~gdown], glat[~gdown], marker="^", s=60, c="tab:blue", edgecolors="k",
                label="gateway", zorder=5)
     ax.scatter(plon[~pdown], plat[~pdown], marker="s", s=60, c="tab:orange", edgecolors="k",

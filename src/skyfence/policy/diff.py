@@ -15,7 +15,7 @@ from typing import Any
 import h3
 import numpy as np
 
-from .rules import DEFAULT_RULE, CompiledPolicy, PolicyDoc, cells_to_hex
+from .rules import DEFAULT_RULE, CompiledPolicy, PolicyDoc, _as_ns_array, cells_to_hex
 
 __all__ = [
     "STATUS_GAIN",
@@ -136,7 +136,7 @@ def diff_policies(a: CompiledPolicy, b: CompiledPolicy, t_utc: Any,
     if cells is None:
         cells = np.union1d(a.rule_cells(), b.rule_cells()).astype(np.uint64)
     cells = np.asarray(cells, dtype=np.uint64).ravel()
-    t = np.atleast_1d(np.asarray(t_utc, dtype="datetime64[ns]"))[:1]
+    t = _as_ns_array(t_utc)[:1].astype("datetime64[ns]")
     ea, eb = a.evaluate(cells, t), b.evaluate(cells, t)
     served_a, served_b = ea.served_at(0), eb.served_at(0)
     area = np.array([h3.cell_area(h, "km^2") for h in cells_to_hex(cells)], dtype=np.float64)

@@ -280,11 +280,22 @@ def dump_policy(doc: PolicyDoc, fmt: str = "toml") -> str:
     data = doc.model_dump(mode="json", exclude_none=True)
     if not data.get("requests"):
         data.pop("requests", None)
+    for key in ("rules", "moving_rules", "requests"):
+        if key in data:
+            data[key] = [_window_after_target(x) for x in data[key]]
     if fmt == "toml":
         return to_toml(data)
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     raise PolicyError(f"unknown format {fmt!r}; use toml or json", "format")
+
+
+def _window_after_target(entry: dict[str, Any]) -> dict[str, Any]:
+    """Readable key order: the window (start, end) just before the reason / why."""
+    window = {k: entry[k] for k in ("start", "end") if k in entry}
+    rest = [(k, v) for k, v in entry.items() if k not in window]
+    anchor = next((i for i, (k, _) in enumerate(rest) if k in ("reason", "why")), len(rest))
+    return dict(rest[:anchor] + list(window.items()) + rest[anchor:])
 
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")

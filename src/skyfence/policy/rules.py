@@ -96,6 +96,7 @@ __all__ = [
     "compile_policy",
     "format_utc",
     "service_status",
+    "to_service_cells",
     "to_utc_datetime",
 ]
 
@@ -217,6 +218,37 @@ def cells_from_hex(values: Sequence[str] | Sequence[int] | np.ndarray, where: st
         else:
             out.extend(h3.str_to_int(c) for c in h3.cell_to_children(text, resolution))
     return np.unique(np.asarray(out, dtype=np.uint64))
+
+
+def _resolution_of(cells: np.ndarray) -> np.ndarray:
+    """H3 resolution of uint64 cell indexes (bits 52-55 of the index), vectorized."""
+    return ((np.asarray(cells, dtype=np.uint64) >> np.uint64(52)) & np.uint64(0xF)).astype(
+        np.int8)
+
+
+def to_service_cells(cells: np.ndarray | Sequence[int]) -> np.ndarray:
+    """Map H3 cells of any resolution to the res-5 service cell that decides their policy.
+
+    A coarser cell (an overview, e.g. res 3) maps to its res-5 centre child, whose centre is
+    the coarse cell's centre (policy is looked up at the cell centre); a finer cell maps to
+    its res-5 parent. Res-5 cells are returned unchanged. Input and output: uint64, same shape.
+    """
+    arr = np.asarray(cells, dtype=np.uint64)
+    flat = arr.ravel()
+    res = _resolution_of(flat)
+    out = flat.copy()
+    todo = np.flatnonzero(res != RESOLUTION)
+    if todo.size:
+        uniq, inverse = np.unique(flat[todo], return_inverse=True)
+        mapped = np.empty(uniq.size, dtype=np.uint64)
+        for k, c in enumerate(uniq):
+            text = h3.int_to_str(int(c))
+            r = h3.get_resolution(text)
+            nxt = (h3.cell_to_center_child(text, RESOLUTION) if r < RESOLUTION
+                   else h3.cell_to_parent(text, RESOLUTION))
+            mapped[k] = h3.str_to_int(nxt)
+        out[todo] = mapped[inverse.ravel()]
+    return out.reshape(arr.shape)
 
 
 def cells_to_hex(cells: np.ndarray) -> list[str]:
@@ -635,6 +667,13 @@ class CompiledPolicy:
             ``.served`` (n_time, n_cell) bool and ``.rule_index`` (n_time, n_cell) int32.
         """
         cells_arr = np.asarray(cells, dtype=np.uint64).ravel()
+        res = _resolution_of(cells_arr)
+        if cells_arr.size and np.any(res != RESOLUTION):
+            bad = int(np.flatnonzero(res != RESOLUTION)[0])
+            raise PolicyError(
+                f"cells[{bad}] ({h3.int_to_str(int(cells_arr[bad]))}) has resolution "
+                f"{int(res[bad])}; policy is decided per res-{RESOLUTION} cell: map cells "
+                "with to_service_cells first", "cells")
         t_ns = _as_ns_array(t_utc)
         return _evaluate(self, cells_arr, t_ns)
 

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, RegionError, StoreError
+from .diff import PolicyDiff, RuleChange, diff_policies, rule_changes
 from .io import PolicyFile, RequestSpec, canonical_json, dump_policy
 from .rules import (
     PolicyDoc,
@@ -493,6 +494,21 @@ class PolicyStore:
             raise StoreError(f"policy {name!r} has no version {version}; stored versions: "
                              f"{', '.join(map(str, have))}")
         return PolicyVersion(**dict(row))
+
+    def diff_versions(self, a: int, b: int, t_utc: Any, *, name: str = "default",
+                      cells: Any = None) -> tuple[list[RuleChange], PolicyDiff]:
+        """Compare versions ``a`` and ``b`` of policy ``name`` at ``t_utc``.
+
+        Returns the rule changes and the per-cell `PolicyDiff` (see `skyfence.policy.diff`);
+        regions resolve through the store's resolver (the catalogue by default).
+        """
+        from . import _regions
+
+        resolver = self._resolver or _regions.catalogue_resolver()
+        va, vb = self.get_version(a, name), self.get_version(b, name)
+        ca = compile_policy(va.doc(), resolver, source=va.label())
+        cb = compile_policy(vb.doc(), resolver, source=vb.label())
+        return rule_changes(va.doc(), vb.doc()), diff_policies(ca, cb, t_utc, cells)
 
     def export_policy(self, version: int | None = None, name: str = "default",
                       fmt: str = "toml") -> str:

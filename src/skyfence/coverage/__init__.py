@@ -1,0 +1,84 @@
+"""Coverage: which satellites serve every ground point, and how well, over a time window.
+
+``visibility``  the exact, spatially indexed kernel (`GroundIndex`), one time step at a time
+``gso``         the geostationary-arc exclusion angle
+``strategies``  serving-satellite strategies in 15-second slots
+``metrics``     the streaming driver (`iter_coverage`, `compute_coverage`) and the per-point
+                and per-region metrics
+"""
+
+from __future__ import annotations
+
+from .gso import (
+    GSO_EXCLUSION_GATEWAY_DEG,
+    GSO_EXCLUSION_USER_DEG,
+    GSO_RADIUS_KM,
+    gso_arc_separation_deg,
+    gso_excluded,
+)
+from .metrics import (
+    DEFAULT_MEMORY_BUDGET_BYTES,
+    CoverageAccumulator,
+    CoverageResult,
+    CoverageStep,
+    CoverageSummary,
+    PointMetrics,
+    TimeSeries,
+    TimeSeriesRecorder,
+    check_time_grid,
+    compute_coverage,
+    iter_coverage,
+    region_summary,
+    timeseries_bytes,
+    weighted_percentile,
+)
+from .strategies import (
+    SLOT_S,
+    HighestElevation,
+    RandomUsable,
+    ServingStrategy,
+    ServingTracker,
+    serving_slot,
+)
+from .visibility import (
+    DEFAULT_MIN_ELEVATION_DEG,
+    GroundIndex,
+    StepVisibility,
+    VisibilityPairs,
+    elevation_masks,
+    visibility_brute_force,
+)
+
+__all__ = [
+    "DEFAULT_MEMORY_BUDGET_BYTES",
+    "DEFAULT_MIN_ELEVATION_DEG",
+    "GSO_EXCLUSION_GATEWAY_DEG",
+    "GSO_EXCLUSION_USER_DEG",
+    "GSO_RADIUS_KM",
+    "SLOT_S",
+    "CoverageAccumulator",
+    "CoverageResult",
+    "CoverageStep",
+    "CoverageSummary",
+    "GroundIndex",
+    "HighestElevation",
+    "PointMetrics",
+    "RandomUsable",
+    "ServingStrategy",
+    "ServingTracker",
+    "StepVisibility",
+    "TimeSeries",
+    "TimeSeriesRecorder",
+    "VisibilityPairs",
+    "check_time_grid",
+    "compute_coverage",
+    "elevation_masks",
+    "gso_arc_separation_deg",
+    "gso_excluded",
+    "iter_coverage",
+    "region_summary",
+    "serving_slot",
+    "timeseries_bytes",
+    "visibility_brute_force",
+    "weighted_percentile",
+]

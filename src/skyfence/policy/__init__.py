@@ -1,0 +1,102 @@
+"""Territorial service policy: rules per H3 res-5 cell, and a durable, audited record of them.
+
+- `skyfence.policy.rules`: the policy model (`PolicyDoc`), its precedence (module docstring),
+  `compile_policy` and the vectorized evaluation (`CompiledPolicy.evaluate` -> served mask
+  (n_time, n_cell); `CompiledPolicy.check_points` for terminals, with dish-style codes).
+- `skyfence.policy.io`: TOML / JSON policy files (with request history), a TOML writer.
+- `skyfence.policy.store`: SQLite store of versions, requests, decisions and a hash-chained
+  audit log (`PolicyStore.verify`).
+- `skyfence.policy.diff`: what-if comparison of two policies (cells gaining / losing service).
+
+Typical use on coverage::
+
+    policy = compile_policy(load_default_policy().policy(), catalogue_resolver("deu"))
+    ev = policy.evaluate(cells, t_utc)            # cells: uint64 (n_cell,), t_utc: (n_time,)
+    status = service_status(covered, ev.served)   # SERVED / BLOCKED / UNCOVERED, int8
+"""
+
+from __future__ import annotations
+
+from ._regions import CatalogueResolver, catalogue_resolver, check_region_name
+from .diff import PolicyDiff, RuleChange, diff_policies, rule_changes
+from .io import (
+    DecisionSpec,
+    PolicyFile,
+    RequestSpec,
+    canonical_json,
+    default_policy_path,
+    dump_policy,
+    load_default_policy,
+    load_policy_file,
+    loads_policy,
+)
+from .rules import (
+    BLOCKED,
+    CODE_BLOCKED_AREA,
+    CODE_BLOCKED_COUNTRY,
+    CODE_CELL_IS_DISABLED,
+    CODE_MOVING_TOO_FAST,
+    DEFAULT_RULE,
+    SERVED,
+    UNCOVERED,
+    CompiledPolicy,
+    MappingResolver,
+    MovingRuleSpec,
+    PointDecision,
+    PolicyDoc,
+    PolicyEvaluation,
+    RegionResolver,
+    RegionSpec,
+    ResolvedRegion,
+    RuleSpec,
+    compile_policy,
+    service_status,
+    to_service_cells,
+)
+from .store import AuditFinding, AuditReport, Decision, PolicyStore, PolicyVersion, Request
+
+__all__ = [
+    "BLOCKED",
+    "CODE_BLOCKED_AREA",
+    "CODE_BLOCKED_COUNTRY",
+    "CODE_CELL_IS_DISABLED",
+    "CODE_MOVING_TOO_FAST",
+    "DEFAULT_RULE",
+    "SERVED",
+    "UNCOVERED",
+    "AuditFinding",
+    "AuditReport",
+    "CatalogueResolver",
+    "CompiledPolicy",
+    "Decision",
+    "DecisionSpec",
+    "MappingResolver",
+    "MovingRuleSpec",
+    "PointDecision",
+    "PolicyDiff",
+    "PolicyDoc",
+    "PolicyEvaluation",
+    "PolicyFile",
+    "PolicyStore",
+    "PolicyVersion",
+    "RegionResolver",
+    "RegionSpec",
+    "Request",
+    "RequestSpec",
+    "ResolvedRegion",
+    "RuleChange",
+    "RuleSpec",
+    "canonical_json",
+    "catalogue_resolver",
+    "check_region_name",
+    "compile_policy",
+    "default_policy_path",
+    "diff_policies",
+    "dump_policy",
+    "load_default_policy",
+    "load_policy_file",
+    "loads_policy",
+    "rule_changes",
+    "service_status",
+    "to_service_cells",
+]
