@@ -48,22 +48,15 @@ app = typer.Typer(
 
 def _register() -> None:
     # Each command-group module defines ``app`` (a group) or ``register(app)`` (top-level commands).
-    from . import constellation, propagate_cmd
+    from . import constellation, coverage, network, policy, propagate_cmd, regions, request, run
 
+    run.register(app)
     app.add_typer(constellation.app, name="constellation")
-    from . import regions
-
+    propagate_cmd.register(app)
+    coverage.register(app)
     app.add_typer(regions.app, name="regions")
-    from . import policy, request
-
     app.add_typer(policy.app, name="policy")
     app.add_typer(request.app, name="request")
-    propagate_cmd.register(app)
-    from . import coverage
-
-    coverage.register(app)
-    from . import network
-
     network.register(app)
 
 

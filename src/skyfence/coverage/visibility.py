@@ -27,7 +27,8 @@ radius ``R`` the slant range at geocentric elevation ``e`` is
 ``R``; the smallest ground radius in the set is used. For each bin the exact test then runs as
 one dense block (points x candidate satellites) of two small matrix products:
 
-    A = [n, -n.g] @ [s, 1]^T = n.(s - g),    B = [-2g, |g|^2] @ [s, 1]^T + |s|^2 = |s - g|^2,
+    A = [n, -n.g, 0] @ [s, 1, |s|^2]^T = n.(s - g),
+    B = [-2g, |g|^2, 1] @ [s, 1, |s|^2]^T = |s - g|^2,
     usable  <=>  A >= 0  and  A^2 >= sin^2(m) B.
 
 No array ever spans time x points x satellites, and nothing loops over satellites x points in
@@ -66,7 +67,7 @@ _BLOCK_COST_CHECKS = 8_000.0
 _NOMINAL_SATS = 5_000.0
 _NOMINAL_REACH_KM = 1_200.0
 _SHELL_RADIUS_KM = 6_900.0
-_BLOCK_ENTRIES = 65_536  # points x satellites per block; K=4 keeps OpenBLAS single-threaded
+_BLOCK_ENTRIES = 49_152  # points x satellites per block: with K = 5, OpenBLAS stays single-threaded
 _MARGIN_KM = 1e-6
 _ZENITH_FIX_DEG = 89.0  # above this, recompute elevations with the cross-product form
 
@@ -78,6 +79,8 @@ class _StepArrays:
         self.n_vis = np.zeros(n, np.int32)
         self.best_sat = np.full(n, -1, np.int64)
         self.best_el = np.full(n, np.nan)
+        self.best_u = np.zeros(n)  # n.(s - g) of the best satellite
+        self.best_b2 = np.ones(n)  # |s - g|^2 of the best satellite
         self.held_ok = np.zeros(n, bool) if with_held else None
 
 
@@ -323,9 +326,11 @@ class GroundIndex:
             self._r_min = self._r_max = 0.0
         c = np.einsum("ij,ij->i", ns, gs)
         g2 = np.einsum("ij,ij->i", gs, gs)
-        # [n, -n.g] and [-2 g, |g|^2]: one row per point, so A and B come from matrix products.
-        self._na = np.ascontiguousarray(np.column_stack([ns, -c]))
-        self._gb = np.ascontiguousarray(np.column_stack([-2.0 * gs, g2]))
+        # [n, -n.g, 0] and [-2 g, |g|^2, 1]: one row per point; with [s, 1, |s|^2] per satellite
+        # A = n.(s - g) and B = |s - g|^2 are plain matrix products.
+        zero, one = np.zeros_like(c), np.ones_like(c)
+        self._na = np.ascontiguousarray(np.column_stack([ns, -c, zero]))
+        self._gb = np.ascontiguousarray(np.column_stack([-2.0 * gs, g2, one]))
         #: Number of (point, satellite) pairs evaluated exactly by the last `visibility` call.
         self.last_checks = 0
 
@@ -423,10 +428,9 @@ class GroundIndex:
         npt = self.n_points
         out = _StepArrays(npt, held is not None)
         bins, sats = self._candidates(s, masks)
-        s_h = np.column_stack([s, np.ones(s.shape[0])])
-        s2 = np.einsum("ij,ij->i", s, s)
+        s_h = np.column_stack([s, np.ones(s.shape[0]), np.einsum("ij,ij->i", s, s)])
         sin2 = np.sin(np.radians(masks)) ** 2
-        blocks: list[tuple[int, int, np.ndarray]] = []
+        blocks: list[tuple[int, int, np.ndarray, np.ndarray]] = []
         if bins.size:
             edges = np.flatnonzero(np.diff(bins)) + 1
             starts = np.concatenate([[0], edges]).tolist()
@@ -435,14 +439,15 @@ class GroundIndex:
                 sel = sats[a:b]
                 p_start = int(self._bin_start[bins[a]])
                 p_stop = p_start + int(self._bin_count[bins[a]])
+                sh_t = np.ascontiguousarray(s_h[sel].T)
                 rows_per_block = max(1, _BLOCK_ENTRIES // sel.size)
                 for p0 in range(p_start, p_stop, rows_per_block):
-                    blocks.append((p0, min(p0 + rows_per_block, p_stop), sel))
-        self.last_checks = sum((p1 - p0) * sel.size for p0, p1, sel in blocks)
+                    blocks.append((p0, min(p0 + rows_per_block, p_stop), sel, sh_t))
+        self.last_checks = sum((b[1] - b[0]) * b[2].size for b in blocks)
         pair_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
-        def run(block: tuple[int, int, np.ndarray]) -> None:
-            part = self._block(block, s, s_h, s2, sin2, gso, held, out, want_pairs)
+        def run(block: tuple[int, int, np.ndarray, np.ndarray]) -> None:
+            part = self._block(block, s, sin2, gso, held, out, want_pairs)
             if part is not None:
                 pair_parts.append(part)
 
@@ -454,6 +459,10 @@ class GroundIndex:
         else:
             for block in blocks:
                 run(block)
+        has = out.best_sat >= 0
+        u = out.best_u
+        el = np.degrees(np.arctan2(u, np.sqrt(np.maximum(out.best_b2 - u * u, 0.0))))
+        out.best_el = np.where(has, el, np.nan)
         # Near the zenith recompute with the well-conditioned cross-product form.
         high = np.flatnonzero(out.best_el > _ZENITH_FIX_DEG)
         if high.size:
@@ -490,10 +499,8 @@ class GroundIndex:
 
     def _block(
         self,
-        block: tuple[int, int, np.ndarray],
+        block: tuple[int, int, np.ndarray, np.ndarray],
         s: np.ndarray,
-        s_h: np.ndarray,
-        s2: np.ndarray,
         sin2: np.ndarray,
         gso: bool,
         held: np.ndarray | None,
@@ -501,27 +508,29 @@ class GroundIndex:
         want_pairs: bool,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Exact test of points ``[p0, p1)`` (sorted order) against satellites ``sel``."""
-        p0, p1, sel = block
-        sh_t = np.ascontiguousarray(s_h[sel].T)
+        p0, p1, sel, sh_t = block
         sin2_sel = sin2[sel]
         A = self._na[p0:p1] @ sh_t  # n . (s - g)
-        B = self._gb[p0:p1] @ sh_t
-        B += s2[sel]  # |s - g|^2
+        B = self._gb[p0:p1] @ sh_t  # |s - g|^2
         key = np.abs(A)
         key *= A  # A |A|: sign of A with magnitude A^2
-        vis = B * sin2_sel <= key  # el >= mask, i.e. A >= 0 and A^2 >= sin^2(m) B
-        if gso:
-            self._apply_gso(vis, p0, s, sel)
-        out.n_vis[p0:p1] = np.count_nonzero(vis, axis=1)
-        key /= B  # sin^2(el) signed
-        np.putmask(key, ~vis, -2.0)
+        uniform = not gso and sin2_sel[0] == sin2_sel[-1] and (sin2_sel == sin2_sel[0]).all()
+        if uniform:
+            # One mask: sin^2(el) >= sin^2(m) with A >= 0, and the best is the largest key.
+            key /= B
+            vis = key >= sin2_sel[0]
+        else:
+            vis = B * sin2_sel <= key  # el >= mask, i.e. A >= 0 and A^2 >= sin^2(m) B
+            if gso:
+                self._apply_gso(vis, p0, s, sel)
+            key /= B  # sin^2(el) signed
+            np.putmask(key, ~vis, -2.0)
+        out.n_vis[p0:p1] = vis.sum(axis=1, dtype=np.int32)
         k = np.argmax(key, axis=1)  # first maximum: lowest satellite index among ties
         rows = np.arange(p1 - p0)
-        has = key[rows, k] > -2.0
-        out.best_sat[p0:p1] = np.where(has, sel[k], -1)
-        u, b2 = A[rows, k], B[rows, k]
-        el = np.degrees(np.arctan2(u, np.sqrt(np.maximum(b2 - u * u, 0.0))))
-        out.best_el[p0:p1] = np.where(has, el, np.nan)
+        out.best_sat[p0:p1] = np.where(vis[rows, k], sel[k], -1)
+        out.best_u[p0:p1] = A[rows, k]
+        out.best_b2[p0:p1] = B[rows, k]
         if out.held_ok is not None and held is not None:
             h = held[p0:p1]
             col = np.minimum(np.searchsorted(sel, h), sel.size - 1)

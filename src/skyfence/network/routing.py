@@ -284,6 +284,58 @@ def _weights_are_delays(strategy: RoutingStrategy) -> bool:
     return bool(getattr(strategy, "weights_are_delays", False))
 
 
+def _segment_argmin(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Index of the first minimum of each segment ``values[starts[i]:starts[i+1]]``; -1 where
+    the minimum is infinite."""
+    mins = np.minimum.reduceat(values, starts)
+    counts = np.diff(np.r_[starts, values.size])
+    hit = np.flatnonzero(values == np.repeat(mins, counts))
+    first = hit[np.searchsorted(hit, starts)] if hit.size else np.zeros(0, np.int64)
+    return np.where(np.isfinite(mins), first, -1)
+
+
+class _PopSearch:
+    """Shortest-path trees rooted at PoPs for one snapshot and router, computed on demand.
+
+    Rows of ``dist``/``pred``: one per home PoP searched, then (once) the multi-source tree of
+    all PoPs that are up (``fallback_src`` holds its source node per node).
+    """
+
+    def __init__(self, router: Router, snap: Snapshot) -> None:
+        self.snap = snap
+        self.g = router.pop_graph(snap)
+        self.pop0 = snap.n_sat + snap.n_gw
+        self.row_of_pop = np.full(snap.n_pop, -1, np.int64)
+        self.dist = np.zeros((0, snap.n_nodes))
+        self.pred = np.zeros((0, snap.n_nodes), np.int32)
+        self.fallback_row = -1
+        self.fallback_src = np.zeros(0, np.int64)
+
+    def _append(self, d: np.ndarray, p: np.ndarray) -> int:
+        first = self.dist.shape[0]
+        self.dist = np.concatenate([self.dist, d])
+        self.pred = np.concatenate([self.pred, p.astype(np.int32)])
+        return first
+
+    def ensure_homes(self, pops: np.ndarray) -> None:
+        """Search from each PoP in ``pops`` not searched yet."""
+        new = pops[self.row_of_pop[pops] < 0] if pops.size else pops
+        if new.size:
+            d, p = dijkstra(self.g.csr, indices=self.pop0 + new, return_predecessors=True)
+            first = self._append(d, p)
+            self.row_of_pop[new] = first + np.arange(new.size)
+
+    def ensure_fallback(self) -> int:
+        """Row of the tree grown from every PoP that is up at once."""
+        if self.fallback_row < 0:
+            up = np.flatnonzero(self.snap.pop_up)
+            d, p, src = dijkstra(self.g.csr, indices=self.pop0 + up, min_only=True,
+                                 return_predecessors=True)
+            self.fallback_row = self._append(d[None, :], p[None, :])
+            self.fallback_src = src.astype(np.int64)
+        return self.fallback_row
+
+
 @dataclass(frozen=True)
 class Router:
     """Shortest-path routing with a pluggable strategy.
@@ -340,6 +392,18 @@ class Router:
         return _graph(snap.n_nodes, src.astype(np.int64), dst.astype(np.int64),
                       self._weights(delay, kind), delay, kind)
 
+    def _search(self, snap: Snapshot) -> _PopSearch:
+        """The PoP-rooted searches of ``snap`` for this router (cached on the snapshot)."""
+        try:
+            key = ("pop-search", self)
+            hash(key)
+        except TypeError:  # an unhashable user strategy: no caching
+            return _PopSearch(self, snap)
+        search = snap.cache.get(key)
+        if search is None:
+            search = snap.cache[key] = _PopSearch(self, snap)
+        return search
+
     def to_pops(
         self,
         snap: Snapshot,
@@ -376,40 +440,27 @@ class Router:
         covered = sat >= 0
         if np.any(covered & ~np.isfinite(acc)):
             raise InputError("access_km must be finite for covered users", "access_km")
-        g = self.pop_graph(snap)
-        pop0 = ns + ng
+        search = self._search(snap)
         acc_ms = np.where(covered, acc, 0.0) / SPEED_OF_LIGHT_KM_S * 1e3
 
-        # Home PoPs: one Dijkstra per distinct home PoP that is up.
-        homes = np.unique(home[covered])
-        homes = homes[snap.pop_up[homes]] if homes.size else homes
-        trees: list[np.ndarray] = []
-        dists: list[np.ndarray] = []
-        tree_of_pop = np.full(npop, -1, np.int64)
-        if homes.size:
-            d, p = dijkstra(g.csr, indices=pop0 + homes, return_predecessors=True)
-            tree_of_pop[homes] = np.arange(homes.size)
-            trees.append(p)
-            dists.append(d)
+        # Home PoPs first (one search per distinct home PoP that is up), then the fallback.
         tree = np.full(n_user, -1, np.int64)
         pop = np.full(n_user, -1, np.int64)
-        via_home = covered & (tree_of_pop[home] >= 0)
+        homes = np.unique(home[covered])
+        homes = homes[snap.pop_up[homes]] if homes.size else homes
+        search.ensure_homes(homes)
+        row = search.row_of_pop[home]
+        via_home = covered & (row >= 0)
         if via_home.any():
-            t = tree_of_pop[home[via_home]]
-            reach = np.isfinite(dists[0][t, sat[via_home]])
+            reach = np.isfinite(search.dist[row[via_home], sat[via_home]])
             idx = np.flatnonzero(via_home)[reach]
-            tree[idx], pop[idx] = t[reach], home[idx]
+            tree[idx], pop[idx] = row[idx], home[idx]
         need = covered & (tree < 0)
-        up_pops = np.flatnonzero(snap.pop_up)
-        if self.pop_fallback and need.any() and up_pops.size:
-            d, p, src = dijkstra(g.csr, indices=pop0 + up_pops, min_only=True,
-                                 return_predecessors=True)
-            k = sum(t.shape[0] for t in trees)  # row of this tree in the stacked pred array
-            trees.append(p[None, :])
-            dists.append(d[None, :])
-            reach = np.isfinite(d[sat[need]])
+        if self.pop_fallback and need.any() and snap.pop_up.any():
+            k = search.ensure_fallback()
+            reach = np.isfinite(search.dist[k, sat[need]])
             idx = np.flatnonzero(need)[reach]
-            tree[idx], pop[idx] = k, src[sat[idx]] - pop0
+            tree[idx], pop[idx] = k, search.fallback_src[sat[idx]] - search.pop0
         routed = tree >= 0
         out_gw = np.full(n_user, -1, np.int64)
         n_laser = np.full(n_user, -1, np.int64)
@@ -417,16 +468,15 @@ class Router:
         prop = np.full(n_user, np.nan)
         path_id = np.zeros(n_user, np.uint64)
         if routed.any():
-            pred_all = np.concatenate(trees, axis=0) if len(trees) > 1 else trees[0]
-            dist_all = np.concatenate(dists, axis=0) if len(dists) > 1 else dists[0]
             # Walk each distinct (tree, satellite) once.
             key = tree[routed] * ns + sat[routed]
             ukey, inv = np.unique(key, return_inverse=True)
             ut, us = ukey // ns, ukey % ns
             exact = _weights_are_delays(self.strategy)
-            dly, nl, nk, gwn, h = _walk(g, pred_all, ut, us, ns, ns, ns + ng, not exact)
+            dly, nl, nk, gwn, h = _walk(search.g, search.pred, ut, us, ns, ns, ns + ng,
+                                        not exact)
             if exact:
-                dly = dist_all[ut, us] - self.processing_ms_per_hop * nk
+                dly = search.dist[ut, us] - self.processing_ms_per_hop * nk
             ridx = np.flatnonzero(routed)
             out_gw[ridx] = gwn[inv] - ns
             n_laser[ridx] = nl[inv]
@@ -459,7 +509,8 @@ class Router:
 
         Candidates that reach the user's home PoP are preferred (then, with ``pop_fallback``,
         those reaching another PoP that is up, as in `to_pops`). Among them the lowest
-        ``score`` wins (e.g. minus elevation); without ``score`` the lowest RTT.
+        ``score`` wins (e.g. minus elevation), then the lowest satellite index; without
+        ``score`` the lowest RTT.
 
         Parameters
         ----------
@@ -488,38 +539,35 @@ class Router:
             raise InputError("candidate arrays must have one shape and valid user indices",
                              "candidates")
         sc = None if score is None else np.asarray(score, float)
-        g = self.pop_graph(snap)
-        pop0 = snap.n_sat + snap.n_gw
+        if np.any(np.diff(cu) < 0) or np.any((np.diff(cu) == 0) & (np.diff(cs) < 0)):
+            order = np.lexsort((cs, cu))
+            cu, cs, ck = cu[order], cs[order], ck[order]
+            sc = None if sc is None else sc[order]
+        search = self._search(snap)
         acc_w = self._weights(ck / SPEED_OF_LIGHT_KM_S * 1e3, np.full(ck.size, KIND_ACCESS,
                                                                          np.int8))
-        cost = np.full(cu.size, np.inf)
         homes = np.unique(home[cu])
         homes = homes[snap.pop_up[homes]]
-        if homes.size:
-            d = dijkstra(g.csr, indices=pop0 + homes)
-            row = np.full(snap.n_pop, -1, np.int64)
-            row[homes] = np.arange(homes.size)
-            r = row[home[cu]]
-            ok = r >= 0
-            cost[ok] = d[r[ok], cs[ok]] + acc_w[ok]
-        tier = np.where(np.isfinite(cost), 0, 2)
-        up_pops = np.flatnonzero(snap.pop_up)
-        if self.pop_fallback and up_pops.size:
-            users_home = np.zeros(n_user, bool)
-            users_home[cu[tier == 0]] = True
-            need = ~users_home[cu]
-            if need.any():
-                d = dijkstra(g.csr, indices=pop0 + up_pops, min_only=True)
-                fb = d[cs[need]] + acc_w[need]
-                idx = np.flatnonzero(need)
-                cost[idx] = fb
-                tier[idx] = np.where(np.isfinite(fb), 1, 2)
-        key = cost if sc is None else sc
-        order = np.lexsort((cs, key, tier, cu))
-        first = order[np.r_[True, cu[order][1:] != cu[order][:-1]]]
-        first = first[tier[first] < 2]
-        serving[cu[first]] = cs[first]
-        access[cu[first]] = ck[first]
+        search.ensure_homes(homes)
+        row = search.row_of_pop[home[cu]]
+        cost_home = np.full(cu.size, np.inf)
+        ok = row >= 0
+        cost_home[ok] = search.dist[row[ok], cs[ok]] + acc_w[ok]
+        starts = np.flatnonzero(np.r_[True, cu[1:] != cu[:-1]])
+        users = cu[starts]
+        pick = _segment_argmin(np.where(np.isfinite(cost_home),
+                                        cost_home if sc is None else sc, np.inf), starts)
+        if self.pop_fallback and snap.pop_up.any() and np.any(pick < 0):
+            k = search.ensure_fallback()
+            cost_fb = search.dist[k, cs] + acc_w
+            # Only users without a home route fall back.
+            no_home = np.repeat(pick < 0, np.diff(np.r_[starts, cu.size]))
+            val = np.where(no_home & np.isfinite(cost_fb), cost_fb if sc is None else sc, np.inf)
+            fb = _segment_argmin(val, starts)
+            pick = np.where(pick < 0, fb, pick)
+        got = pick >= 0
+        serving[users[got]] = cs[pick[got]]
+        access[users[got]] = ck[pick[got]]
         return serving, access
 
     def between_sites(

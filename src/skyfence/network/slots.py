@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..earth import geodetic_to_itrs, look_angles_from_itrs
+from ..earth import enu_basis, geodetic_to_itrs
 from ..errors import InputError, SiteError
 from ..orbits.propagate import Ephemeris
 from .routing import Router, UserPaths
@@ -106,6 +107,11 @@ class GroundUsers:
     def __len__(self) -> int:
         return int(self.lat_deg.size)
 
+    @cached_property
+    def itrs_km(self) -> np.ndarray:
+        """ITRS positions of the users, km, shape (n_user, 3) (computed once)."""
+        return geodetic_to_itrs(self.lat_deg, self.lon_deg, self.alt_km)
+
 
 @dataclass(frozen=True)
 class Candidates:
@@ -122,8 +128,8 @@ class Candidates:
         """Pairs from another kernel (e.g. the coverage stage); slant ranges computed (km)."""
         u = np.asarray(user, np.int64)
         s = np.asarray(sat, np.int64)
-        site = geodetic_to_itrs(users.lat_deg[u], users.lon_deg[u], users.alt_km[u])
-        rng = np.linalg.norm(np.asarray(r_sat_itrs_km, float)[s] - site, axis=1)
+        d = np.asarray(r_sat_itrs_km, float)[s] - users.itrs_km[u]
+        rng = np.sqrt(np.einsum("ij,ij->i", d, d))
         return cls(u, s, rng, np.asarray(elevation_deg, float))
 
     @classmethod
@@ -137,8 +143,11 @@ class Candidates:
             raise InputError(f"given serving satellites must be (n_user,) = ({len(users)},) "
                              f"indices in [-1, {r.shape[0] - 1}]", "serving")
         ui = np.flatnonzero(sat >= 0)
-        site = geodetic_to_itrs(users.lat_deg[ui], users.lon_deg[ui], users.alt_km[ui])
-        _, el, rng = look_angles_from_itrs(site, r[sat[ui]])
+        _, _, up = enu_basis(users.lat_deg[ui], users.lon_deg[ui])
+        d = r[sat[ui]] - users.itrs_km[ui]
+        rng = np.sqrt(np.einsum("ij,ij->i", d, d))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            el = np.degrees(np.arcsin(np.clip(np.einsum("ij,ij->i", d, up) / rng, -1.0, 1.0)))
         return cls(ui, sat[ui], rng, el)
 
 

@@ -668,6 +668,9 @@ class Snapshot:
     gateway_up: np.ndarray
     pop_up: np.ndarray
     gateway_country: np.ndarray
+    #: Derived data (e.g. routing graphs and trees) keyed by their producer; not copied by
+    #: `dataclasses.replace`.
+    cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def space_only(cls, r_sat_itrs_km: np.ndarray, laser_pairs: np.ndarray,
