@@ -280,3 +280,18 @@ def test_bad_shapes_are_errors() -> None:
 def test_unknown_shell_mask_lists_the_shells() -> None:
     with pytest.raises(InputError, match=r"unknown shell 'Gen9'.*Gen1-1"):
         elevation_masks(("Gen1-1", "Gen1-2"), 25.0, {"Gen9": 20.0})
+
+
+@pytest.mark.parametrize("module", [
+    "skyfence.coverage", "skyfence.coverage.visibility", "skyfence.coverage.gso",
+    "skyfence.coverage.strategies", "skyfence.coverage.metrics", "skyfence.outputs",
+    "skyfence.outputs.tables", "skyfence.outputs.arrays", "skyfence.outputs.geojson",
+    "skyfence.outputs.maps", "skyfence.cli.coverage",
+])
+def test_public_api_is_explicit(module: str) -> None:
+    import importlib
+
+    mod = importlib.import_module(module)
+    assert mod.__all__ == sorted(mod.__all__, key=lambda n: (not n.isupper(), n))
+    for name in mod.__all__:
+        assert hasattr(mod, name), f"{module}.{name}"

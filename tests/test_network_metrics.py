@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from skyfence.errors import InputError
@@ -92,6 +93,21 @@ def test_metrics_handovers_shares_and_load() -> None:
     s = m.summary()
     assert s["bent_pipe_share"] == pytest.approx(2 / 11)
     assert m.hop_histogram()["user_slots"].tolist() == [2, 5, 4]
+    assert grp["bent_pipe_share"].tolist() == [0.25, 0.0]
+    assert grp["mean_laser_hops"].tolist() == [1.25, 1.0]
+    named = m.per_user(["a", "b", "c"], ["G0", "G1"], ["P0"])
+    assert named["main_gateway"].tolist() == ["G0", "G1", "G1"]  # a: tie 2-2 -> first
+    assert named["main_pop"].tolist() == ["P0"] * 3
+    # Two consecutive chunks merged give the same tables as one run.
+    first = NetworkMetrics(3, n_gw=2, n_pop=1, group=[0, 0, 1], group_names=["UA", "TW"])
+    second = NetworkMetrics(3, n_gw=2, n_pop=1, group=[0, 0, 1], group_names=["UA", "TW"])
+    for k, p in enumerate(seq):
+        (first if k < 2 else second).update(t + np.timedelta64(15 * k, "s"), p)
+    merged = first.merge(second)
+    for table in ("per_user", "per_group", "per_time", "gateway_load", "hop_histogram"):
+        pd.testing.assert_frame_equal(getattr(merged, table)(), getattr(m, table)())
+    with pytest.raises(InputError, match="cannot merge"):
+        merged.merge(NetworkMetrics(2, n_gw=2, n_pop=1))
 
 
 def test_metrics_bad_input() -> None:
@@ -124,6 +140,11 @@ def test_what_if_diff_classifies_users() -> None:
     assert tab.loc["b", "max_rtt_increase_ms"] == pytest.approx(5.0)
     assert tab.loc["c", "outcome"] == "unchanged" and tab.loc["c", "home_pop"] == "Warsaw"
     assert list(d.table(users)["user"]) == ["a", "b", "c"]  # worst first
+    split = WhatIfDiff(3)
+    split.update(base, alt)
+    rest = WhatIfDiff(3)
+    rest.update(base, base)
+    pd.testing.assert_frame_equal(split.merge(rest).table(users, sites), d.table(users, sites))
 
 
 @pytest.fixture(scope="module")

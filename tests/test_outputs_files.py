@@ -112,7 +112,7 @@ def _antimeridian_cells() -> list[int]:
 
 def test_geojson_cells_are_antimeridian_safe(tmp_path) -> None:
     polar = h3.str_to_int(h3.latlng_to_cell(90.0, 0.0, 5))
-    cells = _antimeridian_cells() + [polar]
+    cells = [*_antimeridian_cells(), polar]
     values = np.linspace(0.0, 1.0, len(cells))
     values[1] = np.nan
     fc = cells_feature_collection(cells, {"availability": values, "n": np.arange(len(cells))},

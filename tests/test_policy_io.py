@@ -80,7 +80,7 @@ def test_policy_without_history_has_no_requests_key():
     ("typo.toml", 'nmae = "x"\n', "typo.toml: nmae", "unknown field 'nmae' (did you mean "
                                                     "'name'?)"),
     ("kind.toml", '[[regions]]\nname = "z"\nkind = "planet"\ncells = []\n',
-     "kind.toml: regions[0].kind", "'area' or 'country'"),
+     "kind.toml: regions[0].kind", "'area', 'country' or 'cells'"),
     ("src.toml", '[[regions]]\nname = "z"\n', "src.toml: regions[0]",
      "give exactly one of cells, geojson, wkt, expression, file"),
     ("speed.toml", '[[moving_rules]]\nname = "m"\nregion = "Ukraine"\nmax_speed_kmh = -5\n',

@@ -224,6 +224,10 @@ def test_dish_codes_for_terminals():
     assert [d.rule for d in out] == ["country-off", "area-off", "cell-off", "default"]
     assert [d.cell for d in out] == [TAIPEI, KYIV, RING3[0], OUTSIDE]
     assert not any(d.served for d in out)
+    # the same codes, vectorized from an evaluation's rule index
+    ev = cp.evaluate(np.array(_ints([TAIPEI, KYIV, RING3[0], OUTSIDE]), dtype=np.uint64),
+                     ["2024-01-01"])
+    assert cp.rule_codes[ev.rule_index[0]].tolist() == [d.code for d in out]
 
 
 def test_moving_terminal_rule():

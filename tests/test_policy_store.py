@@ -12,6 +12,7 @@ import h3
 import numpy as np
 import pytest
 
+from conftest import BLOCKED_CELLS_JSON, BLOCKED_GEOJSON
 from skyfence.errors import InputError, PolicyError, RegionError, StoreError
 from skyfence.policy.io import load_policy_file, loads_policy
 from skyfence.policy.rules import MappingResolver, PolicyDoc, compile_policy
@@ -344,3 +345,26 @@ def test_policy_region_from_geojson_and_expression(tmp_path):
     # the geometry difference gives, cell for cell, the cell-set difference
     assert abs(mainland.size - np.setdiff1d(ua, crimea).size) <= 2
     assert np.intersect1d(mainland, crimea).size == 0
+
+
+def test_starlink_blocked_cells_as_policy_regions(tmp_path, shared_data):
+    """The real published blocked cells, as GeoJSON and as a cell list, give the same rule."""
+    listed = {h3.str_to_int(c) for c in json.loads(BLOCKED_CELLS_JSON.read_text())["cells"]}
+    pol = tmp_path / "blocked.toml"
+    pol.write_text(
+        f'[[regions]]\nname = "blocked-geojson"\nfile = "{BLOCKED_GEOJSON}"\n'
+        f'[[regions]]\nname = "blocked-list"\nfile = "{BLOCKED_CELLS_JSON}"\n'
+        '[[rules]]\nname = "ua-on"\nregion = "Ukraine"\naction = "on"\n'
+        '[[rules]]\nname = "geo-off"\nregion = "blocked-geojson"\naction = "off"\n'
+        '[[rules]]\nname = "list-off"\nregion = "blocked-list"\naction = "off"\n')
+    from skyfence.policy._regions import catalogue_resolver
+
+    cp = compile_policy(load_policy_file(pol).policy(), catalogue_resolver("deu"))
+    geo, lst = cp.rules[1], cp.rules[2]
+    assert set(geo.cells.tolist()) == listed and set(lst.cells.tolist()) == listed
+    assert (geo.target_kind, lst.target_kind) == ("area", "cells")
+    # equal area, the cell list is the more specific target: it decides, CELL_IS_DISABLED
+    cell = h3.int_to_str(int(lst.cells[0]))
+    lat, lon = h3.cell_to_latlng(cell)
+    out = cp.check_points(["front"], [lat], [lon], "2024-01-01T00:00:00Z")[0]
+    assert (out.served, out.rule, out.code) == (False, "list-off", "CELL_IS_DISABLED")

@@ -22,6 +22,7 @@ import numpy as np
 from .coverage import GroundIndex, compute_coverage, elevation_masks
 from .coverage.gso import GSO_EXCLUSION_USER_DEG
 from .coverage.metrics import CoverageSummary, TimeSeries
+from .earth import enu_basis, geodetic_to_itrs
 from .errors import InputError
 from .ground import get_catalogue, region_cells, resolve_region, terminal_set
 from .ground.cells import cell_areas_km2, cells_to_latlng
@@ -29,15 +30,18 @@ from .ground.terminals import Terminal
 from .orbits import Constellation, load_constellation
 from .parallel import make_runner, split_evenly
 from .policy import (
+    BLOCKED,
+    SERVED,
+    UNCOVERED,
     catalogue_resolver,
     compile_policy,
     load_default_policy,
     load_policy_file,
+    service_status,
     to_service_cells,
 )
 from .policy.rules import CompiledPolicy, PolicyEvaluation
 from .scenario import Scenario
-from .earth import enu_basis, geodetic_to_itrs
 
 __all__ = [
     "BLOCKED",
@@ -52,8 +56,6 @@ __all__ = [
     "simulate",
 ]
 
-#: Service status codes per point and step.
-SERVED, BLOCKED, UNCOVERED = 0, 1, 2
 SERVICE_RESOLUTION = 5
 
 
@@ -195,10 +197,8 @@ class RunContext:
     t_utc: np.ndarray
     step_s: float
     masks_deg: np.ndarray
-    allowed: np.ndarray  # (n_time, n_point) bool: the policy allows service
-    rule_index: np.ndarray  # (n_seg, n_point) int32 deciding rule per segment
-    segment_of_time: np.ndarray  # (n_time,) intp
-    rule_names: tuple[str, ...]
+    policy: PolicyEvaluation  # per window segment: served mask and deciding rule per point
+    moving_off: np.ndarray  # (n_time, n_terminal) bool: off by a moving-terminal rule
     network: object | None = None  # network.NetworkContext when the network stage is on
     _index: GroundIndex | None = field(default=None, repr=False)
 
@@ -255,16 +255,11 @@ def prepare(scenario: Scenario, *, constellation: Constellation | None = None) -
     ground = build_ground(scenario)
     policy = load_policy(scenario)
     ev: PolicyEvaluation = policy.evaluate(ground.service_cells, t)
-    allowed = ev.served.copy()
-    if ground.n_terminals:
-        term = ground.terminal_index
-        allowed[:, term] &= ~moving_blocked(policy, ground.service_cells[term],
-                                            ground.terminal_speed_kmh, t)
+    term = ground.terminal_index
+    moving_off = moving_blocked(policy, ground.service_cells[term], ground.terminal_speed_kmh, t)
     ctx = RunContext(
         scenario=scenario, constellation=const, ground=ground, t_utc=t,
-        step_s=scenario.time.step_s, masks_deg=masks, allowed=allowed,
-        rule_index=ev.rule_index_by_segment, segment_of_time=ev.segment_of_time,
-        rule_names=ev.rule_names,
+        step_s=scenario.time.step_s, masks_deg=masks, policy=ev, moving_off=moving_off,
     )
     if scenario.network.enabled:
         from .netstage import prepare_network
@@ -291,8 +286,11 @@ def run_chunk(ctx: RunContext, window: slice) -> ChunkResult:
     def on_step(cs) -> None:
         i = state["i"]
         covered = cs.visibility.n_visible > 0
-        allowed = ctx.allowed[offset + i]
-        status = np.where(covered, np.where(allowed, SERVED, BLOCKED), UNCOVERED)
+        allowed = ctx.policy.served_at(offset + i)
+        if term.size:
+            allowed = allowed.copy()
+            allowed[term] &= ~ctx.moving_off[offset + i]
+        status = service_status(covered, allowed)
         for code in (SERVED, BLOCKED, UNCOVERED):
             status_steps[code] += status == code
         term_status[i] = status[term]

@@ -96,26 +96,34 @@ class DaskRunner:
 
         client, cluster = self._client()
         try:
+            # Results are merged in chunk order (partials of later chunks wait in `ready`), so a
+            # merge that counts transitions across chunk boundaries stays exact.
             total: R | None = None
-            pending = list(chunks)
+            queue = list(enumerate(chunks))
             futures = as_completed()
-            index: dict[str, Any] = {}
-            while pending and futures.count() < self.max_in_flight:
-                chunk = pending.pop(0)
+            position: dict[str, int] = {}
+            ready: dict[int, R] = {}
+            next_i = 0
+
+            def submit() -> None:
+                i, chunk = queue.pop(0)
                 fut = client.submit(fn, chunk, pure=False)
-                index[fut.key] = chunk
+                position[fut.key] = i
                 futures.add(fut)
+
+            while queue and futures.count() < self.max_in_flight:
+                submit()
             for fut in futures:
-                part = fut.result()
-                total = part if total is None else merge(total, part)
-                if on_done is not None:
-                    on_done(index.pop(fut.key))
+                ready[position.pop(fut.key)] = fut.result()
                 fut.release()
-                if pending:
-                    chunk = pending.pop(0)
-                    nxt = client.submit(fn, chunk, pure=False)
-                    index[nxt.key] = chunk
-                    futures.add(nxt)
+                while next_i in ready:
+                    part = ready.pop(next_i)
+                    total = part if total is None else merge(total, part)
+                    if on_done is not None:
+                        on_done(chunks[next_i])
+                    next_i += 1
+                if queue:
+                    submit()
             return total
         finally:
             client.close()

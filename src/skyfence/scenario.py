@@ -107,7 +107,8 @@ class ConstellationSpec(_Strict):
     def _masks(cls, v: dict[str, float]) -> dict[str, float]:
         for shell, mask in v.items():
             if not (0.0 <= mask < 90.0):
-                raise ValueError(f"elevation mask of shell {shell!r} must be in [0, 90), got {mask}")
+                raise ValueError(
+                    f"elevation mask of shell {shell!r} must be in [0, 90), got {mask}")
         return v
 
 

@@ -14,25 +14,15 @@ from ..errors import SkyfenceError
 
 __all__ = ["app", "main"]
 
-# Typer >= 0.20 vendors click; take ClickException from Typer's own class tree so the error is
-# caught by whichever click Typer runs on.
-_ClickException: type[Exception] = next(
-    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
-)
-
-
-class InputFailure(_ClickException):  # type: ignore[misc, valid-type]
-    """A `SkyfenceError` shown to the user without a traceback (exit code 2)."""
-
-    exit_code = 2
-
 
 class _Group(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except SkyfenceError as exc:
-            raise InputFailure(str(exc)) from exc
+            # One plain line on stderr (scriptable), exit code 2.
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(2) from exc
 
 
 app = typer.Typer(

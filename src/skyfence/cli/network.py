@@ -217,7 +217,7 @@ def run_network(
     written = {"paths": out / "paths.parquet", "terminals": out / "terminals.csv",
                "rtt_by_time": out / "rtt_by_time.csv", "gateway_load": out / "gateway_load.csv"}
     pq.write_table(table, written["paths"])
-    per_user = metrics.per_user(names)
+    per_user = metrics.per_user(names, sites.gateway_names, sites.pop_names)
     per_user.insert(1, "home_pop", pop_names[users.home_pop])
     per_user.to_csv(written["terminals"], index=False)
     metrics.per_time().to_csv(written["rtt_by_time"], index=False)
@@ -311,5 +311,7 @@ def _print_summary(written: dict[str, Path]) -> None:
                                 "rtt_min_ms", "rtt_p50_ms", "rtt_p95_ms", "gateway_changes",
                                 "path_changes")])
     console.print(tab)
+    console.print("RTT = 2 x one-way propagation (+ processing per link); not modelled: "
+                  "queueing, link capacity, scheduling delay.")
     for key, path in written.items():
         console.print(f"wrote {key}: {path}")

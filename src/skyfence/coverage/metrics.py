@@ -35,7 +35,7 @@ from numpy.typing import ArrayLike
 
 from ..errors import InputError, ResourceError
 from ..orbits.constellation import Constellation
-from ..orbits.propagate import iter_ephemeris
+from ..orbits.propagate import chunk_length, iter_ephemeris
 from .strategies import SLOT_S, ServingStrategy, ServingTracker, serving_slot
 from .visibility import DEFAULT_MIN_ELEVATION_DEG, GroundIndex, StepVisibility, _check_masks
 
@@ -58,6 +58,9 @@ __all__ = [
 
 #: Default memory budget for in-memory time series (bytes): 2 GiB.
 DEFAULT_MEMORY_BUDGET_BYTES = 2 * 2**30
+
+#: Memory of one propagation chunk (positions of all satellites over a run of steps).
+_EPHEMERIS_CHUNK_BYTES = 64 * 2**20
 
 #: Bytes per (time, point) entry of a `TimeSeries`: int16 count, float32 elevation, int32 sat.
 _TS_ENTRY_BYTES = 2 + 4 + 4
@@ -112,12 +115,12 @@ class CoverageSummary:
         """Number of ground points."""
         return int(self.served.size)
 
-    def _follows(self, other: CoverageSummary) -> bool:
-        step_ns = np.timedelta64(round(self.step_s * 1e9), "ns")
-        return bool(other.t_first == self.t_last + step_ns)
+    def _follows(self, other: CoverageSummary, step_s: float) -> bool:
+        step_ns = np.timedelta64(round(step_s * 1e9), "ns")
+        return bool(step_s > 0 and other.t_first == self.t_last + step_ns)
 
-    def _concat(self, b: CoverageSummary) -> CoverageSummary:
-        """``self`` followed directly by ``b``."""
+    def _concat(self, b: CoverageSummary, step_s: float) -> CoverageSummary:
+        """``self`` followed directly by ``b`` (``step_s`` apart)."""
         a = self
         lead = np.where(a.lead_gap == a.n_steps, a.n_steps + b.lead_gap, a.lead_gap)
         trail = np.where(b.trail_gap == b.n_steps, b.n_steps + a.trail_gap, b.trail_gap)
@@ -127,7 +130,7 @@ class CoverageSummary:
         return CoverageSummary(
             t_first=a.t_first,
             t_last=b.t_last,
-            step_s=a.step_s if a.n_steps > 1 else b.step_s,
+            step_s=step_s,
             n_steps=a.n_steps + b.n_steps,
             served=a.served + b.served,
             sum_in_view=a.sum_in_view + b.sum_in_view,
@@ -154,11 +157,13 @@ class CoverageSummary:
                 "merge",
             )
         runs = sorted(self._runs() + other._runs(), key=lambda r: r.t_first)
+        # A one-step run knows no step (0 s): use the step of the runs that know it.
+        step_s = max(r.step_s for r in runs)
         joined: list[CoverageSummary] = [runs[0]]
         for run in runs[1:]:
             last = joined[-1]
-            if last._follows(run) and _same_step(last, run):
-                joined[-1] = last._concat(run)
+            if last._follows(run, step_s) and _same_step(last, run):
+                joined[-1] = last._concat(run, step_s)
             elif run.t_first <= last.t_last:
                 raise InputError(
                     f"overlapping time chunks: {run.t_first} is inside {last.t_first}.."
@@ -539,7 +544,7 @@ def iter_coverage(
     pairs : bool
         Also compute every usable pair (always on when the strategy needs them).
     chunk_size : int, optional
-        Time steps per propagation chunk (default: by memory, see `iter_ephemeris`).
+        Time steps per propagation chunk (default: as many as fit in 64 MiB).
     window_start_utc, grid_step_s : optional
         When ``t_utc`` is a slice of a longer window that starts mid-slot, the grid times of
         the first slot before ``t_utc[0]`` (but not before ``window_start_utc``) are computed
@@ -565,7 +570,8 @@ def iter_coverage(
     full = np.concatenate([warm, t]) if warm.size else t
     n_warm = warm.size
     i = 0
-    for eph in iter_ephemeris(constellation, full, chunk_size=chunk_size):
+    chunk = chunk_size or chunk_length(len(constellation), _EPHEMERIS_CHUNK_BYTES)
+    for eph in iter_ephemeris(constellation, full, chunk_size=chunk):
         r = eph.r_km
         for k in range(eph.t_utc.size):
             tk = eph.t_utc[k]

@@ -315,13 +315,21 @@ class GroundIndex:
             spread = np.linalg.norm(gs - np.repeat(centre, count, axis=0), axis=1)
             self._bin_radius = np.maximum.reduceat(spread, start) * (1 + 1e-12) + _MARGIN_KM
             self._tree = cKDTree(centre)
-            cosd = np.einsum("ij,ij->i", ns, gs) / radius[order]
-            self._delta_rad = float(np.arccos(np.clip(cosd.min(), -1.0, 1.0))) + 1e-9
+            self._centre = gs.mean(axis=0)
+            self._reach_radius = float(np.linalg.norm(gs - self._centre, axis=1).max())
+            self._reach_radius = self._reach_radius * (1 + 1e-12) + _MARGIN_KM
+            # Largest angle between a normal and its geocentric radius (atan2 form: accurate
+            # near zero), plus a margin far above rounding.
+            delta = np.arctan2(np.linalg.norm(np.cross(ns, gs), axis=1),
+                               np.einsum("ij,ij->i", ns, gs))
+            self._delta_rad = float(delta.max()) + 1e-7
             self._r_min = float(radius.min())
             self._r_max = float(radius.max())
         else:
             self._bin_radius = np.zeros(0)
             self._tree = None
+            self._centre = np.zeros(3)
+            self._reach_radius = 0.0
             self._delta_rad = 0.0
             self._r_min = self._r_max = 0.0
         c = np.einsum("ij,ij->i", ns, gs)
@@ -406,8 +414,13 @@ class GroundIndex:
         ok = np.flatnonzero(np.isfinite(s).all(axis=1))
         if ok.size == 0 or self._tree is None:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        rho = self.max_slant_range_km(np.linalg.norm(s[ok], axis=1), masks[ok])
+        # Satellites that cannot reach the sphere enclosing all points are dropped first.
+        near = np.linalg.norm(s[ok] - self._centre, axis=1) <= rho + self._reach_radius
+        ok, rho = ok[near], rho[near]
+        if ok.size == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
         so = s[ok]
-        rho = self.max_slant_range_km(np.linalg.norm(so, axis=1), masks[ok])
         reach = float(rho.max() + self._bin_radius.max())
         sdm = cKDTree(so).sparse_distance_matrix(self._tree, reach, output_type="ndarray")
         i = sdm["i"].astype(np.int64)

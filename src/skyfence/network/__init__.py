@@ -58,6 +58,7 @@ from .topology import (
     feeder_links,
     laser_capable_by_launch_year,
     laser_links,
+    orbital_angles,
     recover_planes,
     visible_pairs,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "load_gateways",
     "load_pops",
     "load_sites",
+    "orbital_angles",
     "parse_outage",
     "recover_planes",
     "visible_pairs",

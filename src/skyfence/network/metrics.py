@@ -117,11 +117,17 @@ class NetworkMetrics:
         self.group_hist = z((self.n_group, self._nbin), np.int64)
         self.group_samples = z(self.n_group, np.int64)
         self.group_served = z(self.n_group, np.int64)
+        self.group_bent_pipe = z(self.n_group, np.int64)
+        self.group_laser_hops = z(self.n_group, np.int64)
+        self.user_gateway = z((n_user, n_gw), np.int32)
+        self.user_pop = z((n_user, n_pop), np.int32)
         self.hop_hist = z(1, np.int64)
         self.gw_load_sum = z(n_gw, np.int64)
         self.gw_load_max = z(n_gw, np.int64)
         self.pop_load_sum = z(n_pop, np.int64)
         self._rows: list[dict] = []
+        self._first: UserPaths | None = None
+        self._first_counted = np.ones(n_user, bool)
         self._prev: UserPaths | None = None
         self._prev_counted = np.ones(n_user, bool)
 
@@ -167,6 +173,12 @@ class NetworkMetrics:
         if gall.size:
             self.group_samples += np.bincount(gall, minlength=self.n_group)
             self.group_served += np.bincount(g[ing], minlength=self.n_group)
+            self.group_bent_pipe += np.bincount(g[ing], weights=hops[ing] == 0,
+                                                minlength=self.n_group).astype(np.int64)
+            self.group_laser_hops += np.bincount(g[ing], weights=hops[ing],
+                                                 minlength=self.n_group).astype(np.int64)
+        self.user_gateway[idx, paths.gateway[idx]] += 1
+        self.user_pop[idx, paths.pop[idx]] += 1
         if hops.size:
             hh = np.bincount(hops)
             if hh.size > self.hop_hist.size:
@@ -176,15 +188,10 @@ class NetworkMetrics:
         self.gw_load_sum += load
         self.gw_load_max = np.maximum(self.gw_load_max, load)
         self.pop_load_sum += np.bincount(paths.pop[idx], minlength=self.n_pop)
-        prev = self._prev
-        if prev is not None:
-            prev_s = prev.served & self._prev_counted
-            both = prev_s & s
-            self.path_changes += both & (prev.path_id != paths.path_id)
-            self.gateway_changes += both & (prev.gateway != paths.gateway)
-            self.pop_changes += both & (prev.pop != paths.pop)
-            self.serving_changes += both & (prev.serving_sat != paths.serving_sat)
-            self.service_losses += prev_s & c & ~s
+        if self._prev is not None:
+            self._transitions(self._prev, self._prev_counted, paths, c)
+        else:
+            self._first, self._first_counted = paths, c
         self._prev = paths
         self._prev_counted = c
         row = {"t_utc": np.datetime64(t_utc, "ns"), "n_users": int(c.sum()),
@@ -196,11 +203,66 @@ class NetworkMetrics:
         row["mean_laser_hops"] = float(hops.mean()) if hops.size else np.nan
         self._rows.append(row)
 
+    def _transitions(self, prev: UserPaths, prev_c: np.ndarray, cur: UserPaths,
+                     cur_c: np.ndarray) -> None:
+        prev_s = prev.served & prev_c
+        s = cur.served & cur_c
+        both = prev_s & s
+        self.path_changes += both & (prev.path_id != cur.path_id)
+        self.gateway_changes += both & (prev.gateway != cur.gateway)
+        self.pop_changes += both & (prev.pop != cur.pop)
+        self.serving_changes += both & (prev.serving_sat != cur.serving_sat)
+        self.service_losses += prev_s & cur_c & ~s
+
+    def merge(self, later: NetworkMetrics) -> NetworkMetrics:
+        """Fold in the metrics of the time window right after this one (in place; returns self).
+
+        Both must have the same users, sites, groups and bins. Handovers between this window's
+        last slot and ``later``'s first slot are counted, so merging consecutive chunks in time
+        order gives the same result as one run over the whole window.
+        """
+        same = (self.n_user == later.n_user and self.n_gw == later.n_gw
+                and self.n_pop == later.n_pop and np.array_equal(self.edges, later.edges)
+                and np.array_equal(self.group, later.group)
+                and self.percentiles == later.percentiles
+                and (self.user_hist is None) == (later.user_hist is None))
+        if not same:
+            raise InputError("cannot merge metrics of different users, sites, groups or bins",
+                             "metrics")
+        if later.steps == 0:
+            return self
+        if self._prev is not None and later._first is not None:
+            self._transitions(self._prev, self._prev_counted, later._first,
+                              later._first_counted)
+        for name in ("samples", "served", "no_satellite", "no_route", "bent_pipe", "rtt_sum",
+                     "laser_hops_sum", "path_changes", "gateway_changes", "pop_changes",
+                     "serving_changes", "service_losses", "group_hist", "group_samples",
+                     "group_served", "group_bent_pipe", "group_laser_hops", "user_gateway",
+                     "user_pop", "gw_load_sum", "pop_load_sum"):
+            setattr(self, name, getattr(self, name) + getattr(later, name))
+        if self.user_hist is not None and later.user_hist is not None:
+            self.user_hist = self.user_hist + later.user_hist
+        self.rtt_min = np.minimum(self.rtt_min, later.rtt_min)
+        self.rtt_max = np.maximum(self.rtt_max, later.rtt_max)
+        self.gw_load_max = np.maximum(self.gw_load_max, later.gw_load_max)
+        size = max(self.hop_hist.size, later.hop_hist.size)
+        self.hop_hist = (np.pad(self.hop_hist, (0, size - self.hop_hist.size))
+                         + np.pad(later.hop_hist, (0, size - later.hop_hist.size)))
+        self._rows = self._rows + later._rows
+        if self._first is None:
+            self._first, self._first_counted = later._first, later._first_counted
+        self._prev, self._prev_counted = later._prev, later._prev_counted
+        self.steps += later.steps
+        return self
+
     # --- tables ---------------------------------------------------------------------------
 
-    def per_user(self, names: Sequence[str] | None = None) -> pd.DataFrame:
+    def per_user(self, names: Sequence[str] | None = None,
+                 gateway_names: Sequence[str] | None = None,
+                 pop_names: Sequence[str] | None = None) -> pd.DataFrame:
         """One row per user: service shares (of the slots it was counted), RTT statistics (ms),
-        hops and handovers."""
+        hops, handovers and the gateway and PoP used most often (``main_gateway``,
+        ``main_pop``; names when given)."""
         n = np.maximum(self.served, 1)
         k = np.maximum(self.samples, 1)
         df = pd.DataFrame({
@@ -224,15 +286,29 @@ class NetworkMetrics:
             pq = histogram_percentiles(self.user_hist, self.edges, self.percentiles)
             for k, q in enumerate(self.percentiles):
                 df[f"rtt_p{q:g}_ms"] = pq[:, k]
+        for col, counts, labels in (("main_gateway", self.user_gateway, gateway_names),
+                                    ("main_pop", self.user_pop, pop_names)):
+            if counts.shape[1] == 0:
+                continue
+            best = np.argmax(counts, axis=1)
+            lab = (np.asarray(labels, dtype=object) if labels is not None
+                   else np.arange(counts.shape[1]).astype(object))
+            df[col] = np.where(counts.max(axis=1) > 0, lab[best], None)
         return df
 
     def per_group(self) -> pd.DataFrame:
-        """One row per group (region): served share of user-slots and RTT percentiles (ms)."""
+        """One row per group (region): served share of user-slots, bent-pipe and laser shares
+        and mean laser hops of served user-slots, RTT percentiles (ms)."""
         pq = histogram_percentiles(self.group_hist, self.edges, self.percentiles)
+        served = np.maximum(self.group_served, 1)
+        has = self.group_served > 0
         df = pd.DataFrame({
             "group": self.group_names,
             "user_slots": self.group_samples,
             "served_share": self.group_served / np.maximum(self.group_samples, 1),
+            "bent_pipe_share": np.where(has, self.group_bent_pipe / served, np.nan),
+            "laser_share": np.where(has, 1.0 - self.group_bent_pipe / served, np.nan),
+            "mean_laser_hops": np.where(has, self.group_laser_hops / served, np.nan),
         })
         for k, q in enumerate(self.percentiles):
             df[f"rtt_p{q:g}_ms"] = pq[:, k]

@@ -193,7 +193,9 @@ class HighestElevation:
     With ``require_route`` (default) only satellites with a route to a PoP are eligible (the
     operator's scheduler assigns satellites it can backhaul); without it, the highest one in
     view serves even if it has no route (the user is then covered but unrouted). ``usable`` is
-    an optional bool mask (n_sat,) of satellites allowed to serve.
+    an optional bool mask (n_sat,) of satellites allowed to serve. The choice is made afresh
+    every step (one step = one slot at the default 15 s step); for a satellite held within
+    a slot, use the coverage stage's strategies through `iter_network_from_coverage`.
     """
 
     min_elevation_deg: float = DEFAULT_USER_MIN_ELEVATION_DEG

@@ -358,7 +358,7 @@ def recover_planes(
     raan_deg: ArrayLike,
     *,
     inclination_gap_deg: float = 0.5,
-    altitude_gap_km: float = 2.0,
+    altitude_gap_km: float = 1.0,
     max_shell_width_km: float = 15.0,
     raan_gap_deg: float = 1.0,
     min_shell_sats: int = 20,

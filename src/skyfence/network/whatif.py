@@ -79,6 +79,17 @@ class WhatIfDiff:
         self.max_increase = np.fmax(self.max_increase, d)
         self.rerouted += both & ((base.gateway != alt.gateway) | (base.pop != alt.pop))
 
+    def merge(self, later: WhatIfDiff) -> WhatIfDiff:
+        """Fold in the differences of another window (in place; returns self)."""
+        if later.n_user != self.n_user:
+            raise InputError("cannot merge what-if diffs of different users", "what-if")
+        for name in ("base_served", "alt_served", "lost", "gained", "longer", "shorter", "both",
+                     "base_rtt_sum", "alt_rtt_sum", "rerouted"):
+            setattr(self, name, getattr(self, name) + getattr(later, name))
+        self.max_increase = np.fmax(self.max_increase, later.max_increase)
+        self.steps += later.steps
+        return self
+
     def table(self, users: GroundUsers, sites: Sites | None = None) -> pd.DataFrame:
         """The diff table, one row per user, worst first.
 

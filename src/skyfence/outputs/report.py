@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..engine import BLOCKED, SERVED, UNCOVERED, ChunkResult, RunContext
+from ..engine import ChunkResult, RunContext
+from ..policy import BLOCKED, SERVED, UNCOVERED
 from ..ground.cells import cells_to_str
 from .arrays import timeseries_dataset, write_netcdf
 from .geojson import cells_feature_collection, write_geojson
@@ -49,8 +50,8 @@ def build_tables(ctx: RunContext, result: ChunkResult) -> RunTables:
     metrics = result.coverage.finalize()
     shares = _shares(result.status_steps.astype(np.float64))
     n_cell = g.n_cells
-    last_rules = ctx.rule_index[ctx.segment_of_time[-1]]
-    rule_names = np.array([*ctx.rule_names, "default"], dtype=object)
+    last_rules = ctx.policy.rule_index_at(ctx.t_utc.size - 1)
+    rule_names = np.array([*ctx.policy.rule_names, "default"], dtype=object)
     cells = metrics_frame(metrics.subset(np.arange(n_cell)), {
         "h3_cell": np.array(cells_to_str(g.cells), dtype=object) if n_cell else np.zeros(0),
         "resolution": g.resolution,
@@ -115,7 +116,7 @@ def build_tables(ctx: RunContext, result: ChunkResult) -> RunTables:
     })
     if net is not None and g.n_terminals:
         tsum = net.terminal_summary(ctx, tsum)  # type: ignore[attr-defined]
-    rules = pd.DataFrame({"rule": list(ctx.rule_names)})
+    rules = pd.DataFrame({"rule": list(ctx.policy.rule_names)})
     return RunTables(cells, regions, terminals, tsum, rules)
 
 

@@ -120,12 +120,12 @@ def build_region(spec: RegionSpec, resolver: RegionResolver) -> ResolvedRegion:
             if spec.buffer_km:
                 raise RegionError("buffer_km needs geometry, but an operand is a cell list",
                                   "buffer_km")
-            return ResolvedRegion(spec.name, cells, spec.kind)
+            return ResolvedRegion(spec.name, cells, spec.resolved_kind)
     if spec.buffer_km:
         region = region.buffer_km(spec.buffer_km, spec.name)
     region = region.renamed(spec.name)
     return ResolvedRegion(spec.name, np.asarray(region_cells(region, RESOLUTION), np.uint64),
-                          spec.kind, region)
+                          spec.resolved_kind, region)
 
 
 def _expression(text: str, resolver: RegionResolver) -> tuple[Any, np.ndarray]:

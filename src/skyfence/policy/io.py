@@ -191,20 +191,41 @@ def _embed_region_files(data: dict[str, Any], source: str, base: Path | None) ->
         except OSError as exc:
             raise PolicyError(f"cannot read region file {str(fp)!r}: {exc.strerror or exc}",
                               where) from None
-        if fp.suffix.lower() in (".geojson", ".json"):
+        suffix = fp.suffix.lower()
+        if suffix in (".geojson", ".json"):
             try:
-                reg["geojson"] = json.loads(text)
+                obj = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise PolicyError(f"{fp}:{exc.lineno}: not valid GeoJSON: {exc.msg}",
+                raise PolicyError(f"{fp}:{exc.lineno}: not valid JSON: {exc.msg}",
                                   where) from None
-        elif fp.suffix.lower() == ".wkt":
+            if isinstance(obj, list) or (isinstance(obj, dict) and "cells" in obj
+                                         and "type" not in obj):
+                reg["cells"] = _cells_file(fp, where)  # an H3 cell list, not GeoJSON
+            else:
+                reg["geojson"] = obj
+        elif suffix == ".csv":
+            reg["cells"] = _cells_file(fp, where)
+        elif suffix == ".wkt":
             reg["wkt"] = text.strip()
         else:
             raise PolicyError(
-                f"unknown region file type {fp.suffix!r} ({fp}); use .geojson, .json or .wkt",
-                where)
+                f"unknown region file type {fp.suffix!r} ({fp}); use .geojson, .json (GeoJSON "
+                "or an H3 cell list), .csv (column h3_cell) or .wkt", where)
         out.append(reg)
     return {**data, "regions": out}
+
+
+def _cells_file(path: Path, where: str) -> list[str]:
+    """H3 cells (hex) from a JSON list / ``{"cells": [...]}`` or a CSV ``h3_cell`` column."""
+    from ..errors import RegionError
+    from ..ground import cells_to_str, read_cells_file
+
+    try:
+        cells, _ = read_cells_file(path)
+    except RegionError as exc:
+        raise PolicyError(f"{exc.where + ': ' if exc.where else ''}{exc.message}",
+                          where) from None
+    return cells_to_str(cells)
 
 
 def _loc_text(loc: tuple[Any, ...]) -> str:

@@ -23,7 +23,8 @@ step compare                  winner
 1    ``priority`` (int)       the higher (default 0)
 2    specificity              the smaller target: area in km^2 of the rule's res-5
                               cells (``h3.cell_area``), i.e. in practice fewer cells
-3    target type              an explicit cell list beats a named region of equal area
+3    target type              a cell list (a rule's ``cells`` or a policy region of
+                              kind ``cells``) beats any other region of equal area
 4    time window              a time-windowed rule beats an untimed one
 5    file order               still tied and same action: the earlier rule
 ==== ======================== =====================================================
@@ -41,7 +42,7 @@ Dish-style codes (the real terminal's disablement codes, ``facts.md``) for a ter
 ============================== ==================================================
 code                           when
 ============================== ==================================================
-``CELL_IS_DISABLED``           an ``off`` rule whose target is an explicit cell list
+``CELL_IS_DISABLED``           an ``off`` rule whose target is a cell list
 ``BLOCKED_COUNTRY``            an ``off`` rule on a country region, or default ``off``
 ``BLOCKED_AREA``               an ``off`` rule on any other region (custom, disputed)
 ``MOVING_TOO_FAST_FOR_POLICY`` a moving-terminal rule
@@ -308,12 +309,15 @@ class RegionSpec(_Strict):
     Feature or FeatureCollection in WGS-84 lon/lat degrees), ``wkt`` (WKT in lon/lat degrees),
     or ``expression`` (region algebra over other names, e.g. ``"Ukraine - Crimea"``, as the
     region catalogue reads it). ``buffer_km`` grows (or, negative, shrinks) the shape.
-    ``file`` (a GeoJSON / WKT path relative to the policy file) is read by the loader and
-    replaced by ``geojson`` / ``wkt``, so a stored policy is self-contained.
+    ``file`` (a GeoJSON, WKT or H3 cell-list path relative to the policy file) is read by the
+    loader and replaced by ``geojson`` / ``wkt`` / ``cells``, so a stored policy is
+    self-contained. ``kind`` sets the dish code and precedence type: by default ``"cells"``
+    for a cell list (CELL_IS_DISABLED, as specific as an explicit rule cell list), else
+    ``"area"`` (BLOCKED_AREA); ``"country"`` gives BLOCKED_COUNTRY.
     """
 
     name: str = Field(min_length=1)
-    kind: Literal["area", "country"] = "area"
+    kind: Literal["area", "country", "cells"] | None = None
     cells: list[str] | None = None
     geojson: dict[str, Any] | None = None
     wkt: str | None = None
@@ -333,6 +337,13 @@ class RegionSpec(_Strict):
                 + (", ".join(given) if given else "none")
             )
         return self
+
+    @property
+    def resolved_kind(self) -> str:
+        """``kind``, or its default: ``"cells"`` for a cell list, else ``"area"``."""
+        if self.kind is not None:
+            return self.kind
+        return "cells" if self.cells is not None else "area"
 
 
 class RuleSpec(_Windowed):
@@ -644,6 +655,14 @@ class CompiledPolicy:
         """Rule names in file order (index = rule index in evaluations)."""
         return tuple(r.name for r in self.rules)
 
+    @property
+    def rule_codes(self) -> np.ndarray:
+        """(n_rule + 1,) object: dish-style code of each rule when it decides, then the
+        default's; index it with a ``rule_index`` array (-1 picks the default). None = served.
+        """
+        default = None if self.default_on else CODE_BLOCKED_COUNTRY
+        return np.array([r.code for r in self.rules] + [default], dtype=object)
+
     def rule_cells(self) -> np.ndarray:
         """Sorted union of every rule's and moving rule's cells (uint64)."""
         parts = [r.cells for r in self.rules] + [m.cells for m in self.moving_rules]
@@ -852,12 +871,12 @@ def compile_policy(
                 if spec.buffer_km:
                     raise PolicyError("buffer_km applies to geometry regions, not cell lists",
                                       f"{source}: regions[{i}].buffer_km")
-                local[spec.name] = ResolvedRegion(spec.name, cells, spec.kind)
+                local[spec.name] = ResolvedRegion(spec.name, cells, spec.resolved_kind)
             else:
                 assert region_builder is not None
                 built = region_builder(spec, _LocalFirst(local, outer))
-                local[spec.name] = ResolvedRegion(spec.name, built.cells, spec.kind,
-                                                  built.region)
+                local[spec.name] = ResolvedRegion(spec.name, built.cells,
+                                                  spec.resolved_kind, built.region)
         except RegionError as exc:
             if exc.where and exc.where.startswith(source):
                 raise
