@@ -130,6 +130,10 @@ def test_store_workflow(tmp_path, monkeypatch):
     assert "added request-4" in res.output and "gain: 106 cells" in res.output
     lines = (out / "policy-diff.csv").read_text().splitlines()
     assert lines[0] == "h3_cell,status,area_km2,rule_a,rule_b" and len(lines) == 107
+    # the diff map and cells: the 106 Crimea cells, all gaining service
+    assert (out / "policy-diff.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    changes = json.loads((out / "policy-diff.geojson").read_text())["features"]
+    assert len(changes) == 106 and {f["properties"]["change"] for f in changes} == {"gain"}
     exported = tmp_path / "v2.json"
     _run(["policy", "export", "--format", "json", "--out", str(exported)])
     assert json.loads(exported.read_text())["rules"][-1]["name"] == "request-4"

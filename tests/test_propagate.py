@@ -112,3 +112,16 @@ def test_empty_constellation_and_empty_times() -> None:
     empty = Constellation((), np.zeros(0, np.int64), ())
     t = time_grid("2026-01-01T00:00:00Z", 600, 60)
     assert propagate(empty, t).r_km.shape == (0, 11, 3)
+
+
+def test_constellation_pickles_exactly(shared_data) -> None:
+    import pickle
+
+    from skyfence.orbits import load_constellation
+
+    for const in (load_constellation(str(TLE_2023)), load_constellation("starlink-gen1-4")):
+        back = pickle.loads(pickle.dumps(const))
+        assert np.array_equal(back.norad_ids, const.norad_ids)
+        assert [s.intldesg for s in back.satrecs[:50]] == [s.intldesg for s in const.satrecs[:50]]
+        t = time_grid("2026-02-23T00:00:00Z", 3600, 600)
+        assert np.array_equal(propagate(back, t).r_km, propagate(const, t).r_km, equal_nan=True)

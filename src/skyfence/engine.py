@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 
 from .coverage import GroundIndex, compute_coverage, elevation_masks
 from .coverage.gso import GSO_EXCLUSION_USER_DEG
@@ -96,6 +97,16 @@ class Ground:
     primary_region: np.ndarray
     terminal_names: tuple[str, ...]
     terminal_speed_kmh: np.ndarray
+
+    def region_area_matrix(self) -> sparse.csr_matrix:
+        """(n_region, n_point) sparse matrix of cell areas (km^2) of each region's cells."""
+        rows = [np.full(self.members[n].size, i) for i, n in enumerate(self.regions)]
+        cols = [self.members[n] for n in self.regions]
+        if not rows:
+            return sparse.csr_matrix((0, self.n_points))
+        r, c = np.concatenate(rows), np.concatenate(cols)
+        return sparse.csr_matrix((self.area_km2[c], (r, c)),
+                                 shape=(len(self.regions), self.n_points))
 
     @property
     def n_cells(self) -> int:
@@ -224,6 +235,7 @@ class ChunkResult:
     timeseries: TimeSeries | None
     terminal_status: np.ndarray  # (n_time_chunk, n_terminal) int8
     t_utc: np.ndarray
+    region_status_km2: np.ndarray  # (n_time_chunk, n_region, 3) area by status code
     network: object | None = None  # network accumulator (merge-able) when the stage is on
 
     def merge(self, other: ChunkResult) -> ChunkResult:
@@ -240,6 +252,7 @@ class ChunkResult:
             timeseries=ts,
             terminal_status=np.concatenate([a.terminal_status, b.terminal_status]),
             t_utc=np.concatenate([a.t_utc, b.t_utc]),
+            region_status_km2=np.concatenate([a.region_status_km2, b.region_status_km2]),
             network=net,
         )
 
@@ -276,6 +289,9 @@ def run_chunk(ctx: RunContext, window: slice) -> ChunkResult:
     status_steps = np.zeros((3, ground.n_points), np.int32)
     term = ground.terminal_index
     term_status = np.zeros((t.size, term.size), np.int8)
+    weights = ground.region_area_matrix()
+    region_km2 = np.zeros((t.size, len(ground.regions), 3))
+    codes = np.array([0, 1, 2], dtype=np.int8)
     net_acc = None
     if ctx.network is not None:
         from .netstage import NetworkAccumulator
@@ -294,6 +310,7 @@ def run_chunk(ctx: RunContext, window: slice) -> ChunkResult:
         for code in (SERVED, BLOCKED, UNCOVERED):
             status_steps[code] += status == code
         term_status[i] = status[term]
+        region_km2[i] = weights @ (status[:, None] == codes[None, :])
         if net_acc is not None:
             net_acc.update(ctx, offset + i, cs, status == SERVED)
         state["i"] = i + 1
@@ -307,7 +324,8 @@ def run_chunk(ctx: RunContext, window: slice) -> ChunkResult:
         chunk_size=ctx.scenario.run.chunk_steps,
         on_step=on_step,
     )
-    return ChunkResult(result.summary, status_steps, result.timeseries, term_status, t, net_acc)
+    return ChunkResult(result.summary, status_steps, result.timeseries, term_status, t,
+                       region_km2, net_acc)
 
 
 def simulate(

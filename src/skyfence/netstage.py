@@ -74,8 +74,8 @@ def prepare_network(ctx: RunContext) -> NetworkContext:
     capable = laser_capable_by_launch_year(const) if spec.lasers else None
     config = TopologyConfig(lasers=lasers, laser_capable=capable,
                             max_laser_range_km=spec.laser_range_km)
-    every = max(1, int(round(parse_duration(spec.rtt_every, "network.rtt_every")
-                             / ctx.step_s)))
+    every = max(1, round(parse_duration(spec.rtt_every, "network.rtt_every")
+                             / ctx.step_s))
     return NetworkContext(
         sites=sites, users=users, config=config,
         router=Router(MinimumDelay(), processing_ms_per_hop=spec.per_hop_ms),

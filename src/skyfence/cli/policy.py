@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 
 from ..errors import InputError, PolicyError, SiteError
@@ -203,9 +204,38 @@ def diff(
     if len(rows) > limit:
         typer.echo(f"  ... {len(rows) - limit} more")
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        result.to_frame().to_csv(out / "policy-diff.csv", index=False)
-        typer.echo(f"wrote {out / 'policy-diff.csv'}")
+        for written in write_diff_outputs(result, out, edition):
+            typer.echo(f"wrote {written}")
+
+
+def write_diff_outputs(result: Any, out: Path, edition: str = "deu") -> list[Path]:
+    """Write a policy diff as a table (CSV), cells (GeoJSON) and a map (PNG) under ``out``.
+
+    The map colours cells gaining service green and cells losing it red; cells whose service
+    does not change are left out of the map (they are in the table).
+    """
+    from ..outputs.geojson import cells_feature_collection, write_geojson
+    from ..outputs.maps import country_borders, plot_cell_map
+
+    out.mkdir(parents=True, exist_ok=True)
+    frame = result.to_frame()
+    files = [out / "policy-diff.csv"]
+    frame.to_csv(files[0], index=False)
+    changed = result.changed
+    if changed.any():
+        cells = result.cells[changed]
+        value = np.where(result.served_b[changed], 1.0, -1.0)
+        files.append(write_geojson(cells_feature_collection(cells, {
+            "change": np.where(value > 0, "gain", "loss"),
+            "area_km2": result.area_km2[changed],
+            "rule_a": result.rule_a[changed], "rule_b": result.rule_b[changed]}),
+            out / "policy-diff.geojson"))
+        files.append(plot_cell_map(
+            cells, value, out / "policy-diff.png", borders=country_borders(edition),
+            cmap="RdYlGn", vmin=-1.0, vmax=1.0,
+            title=f"policy what-if at {result.t_utc}: green gains, red loses service",
+            label="-1 loses service, +1 gains"))
+    return files
 
 
 @app.command("verify")

@@ -6,15 +6,42 @@ constellation goes through the same SGP4 propagation path.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-from sgp4.api import Satrec, SatrecArray
+from sgp4.api import WGS72, WGS72OLD, WGS84, Satrec, SatrecArray
 
 __all__ = ["Constellation", "ValidationReport"]
 
 _UNIX_EPOCH_JD = 2440587.5
+_SGP4_EPOCH0_JD = 2433281.5
+# Gravity models by (Earth radius km, mu km^3/s^2), as sgp4 stores them on a Satrec.
+_GRAVITY = {(6378.135, 398600.8): WGS72, (6378.135, 398600.79964): WGS72OLD,
+            (6378.137, 398600.5): WGS84}
+_LABELS = ("intldesg", "classification", "elnum", "revnum", "ephtype", "epochyr", "epochdays")
+
+
+def _satrec_state(sat: Satrec) -> tuple:
+    """The sgp4init arguments and labels of a Satrec (sgp4's Satrec does not pickle)."""
+    gravity = _GRAVITY.get((round(sat.radiusearthkm, 6), round(sat.mu, 6)), WGS72)
+    return (gravity, sat.operationmode, sat.satnum, sat.jdsatepoch, sat.jdsatepochF, sat.bstar,
+            sat.ndot, sat.nddot, sat.ecco, sat.argpo, sat.inclo, sat.mo, sat.no_kozai,
+            sat.nodeo, tuple(getattr(sat, k) for k in _LABELS))
+
+
+def _satrec_from_state(state: tuple) -> Satrec:
+    """Rebuild a Satrec bit for bit from `_satrec_state` (same sgp4init call as the loader)."""
+    (gravity, mode, satnum, jd, fr, bstar, ndot, nddot, ecco, argpo, inclo, mo, no_kozai,
+     nodeo, labels) = state
+    sat = Satrec()
+    sat.sgp4init(gravity, mode, satnum, (jd - _SGP4_EPOCH0_JD) + fr, bstar, ndot, nddot, ecco,
+                 argpo, inclo, mo, no_kozai, nodeo)
+    for key, value in zip(_LABELS, labels, strict=True):
+        with contextlib.suppress(AttributeError, TypeError):
+            setattr(sat, key, value)
+    return sat
 
 
 @dataclass
@@ -89,6 +116,21 @@ class Constellation:
 
     def __len__(self) -> int:
         return len(self.satrecs)
+
+    def __getstate__(self) -> dict:
+        # Satrec objects do not pickle: keep their sgp4init arguments (exact round trip), and
+        # drop cached arrays. Needed to ship constellations to Dask workers.
+        state = {k: v for k, v in self.__dict__.items()
+                 if k not in ("satrec_array", "epochs_utc", "inclination_deg",
+                              "mean_altitude_km")}
+        state["satrecs"] = tuple(_satrec_state(s) for s in self.satrecs)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        state["satrecs"] = tuple(_satrec_from_state(s) for s in state["satrecs"])
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
 
     @cached_property
     def satrec_array(self) -> SatrecArray:

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..engine import ChunkResult, RunContext
-from ..policy import BLOCKED, SERVED, UNCOVERED
 from ..ground.cells import cells_to_str
+from ..policy import BLOCKED, SERVED, UNCOVERED
 from .arrays import timeseries_dataset, write_netcdf
 from .geojson import cells_feature_collection, write_geojson
 from .maps import country_borders, plot_cell_map, plot_terminal_timeseries
@@ -36,6 +36,7 @@ class RunTables:
     terminals: pd.DataFrame
     terminal_summary: pd.DataFrame
     rules: pd.DataFrame
+    regions_by_time: pd.DataFrame
 
 
 def _shares(steps: np.ndarray) -> np.ndarray:
@@ -117,7 +118,14 @@ def build_tables(ctx: RunContext, result: ChunkResult) -> RunTables:
     if net is not None and g.n_terminals:
         tsum = net.terminal_summary(ctx, tsum)  # type: ignore[attr-defined]
     rules = pd.DataFrame({"rule": list(ctx.policy.rule_names)})
-    return RunTables(cells, regions, terminals, tsum, rules)
+    n_t, n_r = result.region_status_km2.shape[:2]
+    by_time = pd.DataFrame({
+        "region": np.repeat(np.asarray(g.regions, dtype=object), n_t),
+        "t_utc": pd.DatetimeIndex(np.tile(result.t_utc, n_r)).tz_localize("UTC"),
+    })
+    for code, label in _STATUS_NAMES.items():
+        by_time[f"{label}_km2"] = result.region_status_km2[:, :, code].T.ravel()
+    return RunTables(cells, regions, terminals, tsum, rules, by_time)
 
 
 def _fmt(x: Any, pct: bool = False, digits: int = 1) -> str:
@@ -257,6 +265,7 @@ def write_outputs(ctx: RunContext, result: ChunkResult, out_dir: str | Path, *,
     files: list[Path] = []
     for stem, frame in (("cells", tables.cells), ("regions", tables.regions),
                         ("terminals", tables.terminals),
+                        ("regions_by_time", tables.regions_by_time),
                         ("terminal_summary", tables.terminal_summary)):
         files.append(write_table(frame, out / f"{stem}.parquet"))
         files.append(write_table(frame, out / f"{stem}.csv"))
