@@ -25,7 +25,7 @@ from .coverage.gso import GSO_EXCLUSION_USER_DEG
 from .coverage.metrics import CoverageSummary, TimeSeries
 from .earth import enu_basis, geodetic_to_itrs
 from .errors import InputError
-from .ground import get_catalogue, region_cells, resolve_region, terminal_set
+from .ground import region_cells, resolve_region, terminal_set
 from .ground.cells import cell_areas_km2, cells_to_latlng
 from .ground.terminals import Terminal
 from .orbits import Constellation, load_constellation
@@ -356,8 +356,3 @@ class _ChunkFn:
 
     def __call__(self, window: slice) -> ChunkResult:
         return run_chunk(self.ctx, window)
-
-
-def catalogue_for(scenario: Scenario):
-    """The boundary catalogue of the scenario's edition (for maps)."""
-    return get_catalogue(scenario.ground.edition)
