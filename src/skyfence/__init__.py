@@ -5,6 +5,7 @@ The public API gathers the pieces a notebook needs; each subpackage documents it
 
 from __future__ import annotations
 
+from .coverage import GroundIndex, compute_coverage, iter_coverage, region_summary
 from .earth import (
     SPEED_OF_LIGHT_KM_S,
     WGS84_A_KM,
@@ -26,6 +27,16 @@ from .errors import (
     SkyfenceError,
     StoreError,
 )
+from .ground import (
+    Region,
+    Terminal,
+    get_catalogue,
+    region_cell_set,
+    region_cells,
+    resolve_region,
+    terminal_set,
+)
+from .network import Router, Sites, build_snapshot, default_sites, load_sites
 from .orbits import (
     Constellation,
     Ephemeris,
@@ -35,6 +46,13 @@ from .orbits import (
     preset,
     propagate,
     walker_constellation,
+)
+from .policy import (
+    PolicyStore,
+    compile_policy,
+    load_default_policy,
+    load_policy_file,
+    service_status,
 )
 from .scenario import Scenario, default_scenario, load_scenario
 from .timeutil import parse_duration, parse_time, time_grid
@@ -47,31 +65,52 @@ __all__ = [
     "Constellation",
     "ElementError",
     "Ephemeris",
+    "GroundIndex",
     "InputError",
     "OfflineError",
     "PerformanceError",
     "PolicyError",
+    "PolicyStore",
+    "Region",
     "RegionError",
     "ResourceError",
+    "Router",
     "Scenario",
     "ScenarioError",
     "SiteError",
+    "Sites",
     "SkyfenceError",
     "StoreError",
+    "Terminal",
     "WalkerShell",
     "__version__",
+    "build_snapshot",
+    "compile_policy",
+    "compute_coverage",
     "default_scenario",
+    "default_sites",
     "geodetic_to_itrs",
+    "get_catalogue",
+    "iter_coverage",
     "iter_ephemeris",
     "itrs_to_geodetic",
     "load_constellation",
+    "load_default_policy",
+    "load_policy_file",
     "load_scenario",
+    "load_sites",
     "look_angles",
     "parse_duration",
     "parse_time",
     "preset",
     "propagate",
+    "region_cell_set",
+    "region_cells",
+    "region_summary",
+    "resolve_region",
+    "service_status",
     "teme_to_itrs",
+    "terminal_set",
     "time_grid",
     "walker_constellation",
 ]
