@@ -134,6 +134,12 @@ def test_outputs_and_report(small_run, tmp_path: Path) -> None:
     assert {"cells.parquet", "regions.csv", "terminals.parquet", "terminals.nc",
             "cells.geojson", "terminals.png"} <= names
     assert any(n.startswith("map_served_") for n in names)
+    import xarray as xr
+
+    with xr.open_dataset(tmp_path / "terminals.nc", engine="h5netcdf") as ds:
+        assert (ds["status"].sel(point="Kyiv").values == SERVED).all()
+        assert (ds["status"].sel(point="Taipei").values == BLOCKED).all()
+        assert "2 served" in ds["status"].attrs["long_name"]
     term = pd.read_parquet(tmp_path / "terminals.parquet")
     assert {"terminal", "t_utc", "n_visible", "best_elevation_deg", "serving_norad_id",
             "status", "rtt_ms", "gateway", "pop"} <= set(term.columns)

@@ -281,7 +281,9 @@ def write_outputs(ctx: RunContext, result: ChunkResult, out_dir: str | Path, *,
                                 lon_deg=g.lon_deg[g.terminal_index],
                                 attrs={"scenario": ctx.scenario.name})
         ds["status"] = (("time", "point"), result.terminal_status,
-                        {"long_name": "0 served, 1 covered but blocked, 2 uncovered"})
+                        {"long_name": "service status: " + ", ".join(
+                            f"{int(k)} {v.replace('_', ' ')}"
+                            for k, v in sorted(_STATUS_NAMES.items()))})
         files.append(write_netcdf(ds, out / "terminals.nc"))
     if maps and g.n_cells:
         borders = country_borders(ctx.scenario.ground.edition)
