@@ -177,3 +177,24 @@ def test_run_command_end_to_end(tmp_path: Path) -> None:
     bad.write_text('[[ground.regions]]\nname = "Ukrane"\n')
     res = runner.invoke(app, ["run", "--scenario", str(bad), "--out", str(tmp_path / "o3")])
     assert res.exit_code == 2 and "Ukraine" in res.output
+
+
+def test_min_rtt_serving_never_worse_than_coverage_choice() -> None:
+    # The lowest-RTT satellite in view can never give a longer path than the coverage stage's
+    # (highest-elevation) satellite, which is one of the candidates.
+    terms = [{"name": "Manila", "lat": 14.6, "lon": 121.0},
+             {"name": "Kyiv", "lat": 50.45, "lon": 30.524},
+             {"name": "Chisinau", "lat": 47.01, "lon": 28.86}]
+    rtt = {}
+    for mode in ("coverage", "min-rtt"):
+        sc = parse_scenario(_scenario(
+            ground={"regions": [], "terminals": terms},
+            network={"enabled": True, "rtt_every": "60s", "serving": mode}))
+        rows = pd.DataFrame(simulate(prepare(sc)).network.rows)
+        rtt[mode] = rows.set_index(["terminal", "t_utc"])["rtt_ms"]
+    both = rtt["coverage"].notna() & rtt["min-rtt"].notna()
+    assert both.sum() >= 40
+    assert (rtt["min-rtt"][both] <= rtt["coverage"][both] + 1e-9).all()
+    assert rtt["min-rtt"].notna().sum() >= rtt["coverage"].notna().sum()
+    # Manila sits ~80 km from the Angeles gateway: a short path always exists.
+    assert rtt["min-rtt"].loc["Manila"].max() < 35.0

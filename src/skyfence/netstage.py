@@ -1,9 +1,11 @@
 """The engine's network stage: paths and RTT from every ground point to its home PoP.
 
 On a sub-grid of the time steps (``network.rtt_every``, aligned to the window start) each
-point is attached to the coverage stage's serving satellite and routed over the step's graph
-(feeder links to gateways, +Grid lasers, fibre to PoPs) by `skyfence.network.Router`. Only
-points the policy serves count in the statistics. Results accumulate per point (RTT
+point is attached to a satellite in view (``network.serving``: by default the one giving the
+lowest RTT to its home PoP, as a latency-minimising scheduler would; or the highest routable
+one; or the coverage stage's serving satellite) and routed over the step's graph (feeder links
+to gateways, +Grid lasers, fibre to PoPs) by `skyfence.network.Router`. Only points the policy
+serves count in the statistics. Results accumulate per point (RTT
 histograms, bent-pipe share, gateway and PoP use) and per terminal step (the path itself).
 """
 
@@ -17,7 +19,10 @@ import pandas as pd
 
 from .ground import get_catalogue
 from .network import (
+    Candidates,
     GroundUsers,
+    HighestElevation,
+    MinimumRtt,
     NetworkMetrics,
     PlusGrid,
     Router,
@@ -51,6 +56,7 @@ class NetworkContext:
     router: Router
     every_steps: int
     histograms: bool
+    selector: MinimumRtt | HighestElevation | None  # None: the coverage stage's satellite
 
     def routed(self, i_time: int) -> bool:
         """Whether time step ``i_time`` (index in the window) is routed."""
@@ -76,10 +82,13 @@ def prepare_network(ctx: RunContext) -> NetworkContext:
                             max_laser_range_km=spec.laser_range_km)
     every = max(1, round(parse_duration(spec.rtt_every, "network.rtt_every")
                              / ctx.step_s))
+    selectors = {"min-rtt": MinimumRtt(), "highest-routable": HighestElevation(),
+                 "coverage": None}
     return NetworkContext(
         sites=sites, users=users, config=config,
         router=Router(MinimumDelay(), processing_ms_per_hop=spec.per_hop_ms),
         every_steps=every, histograms=g.n_points <= MAX_POINTS_WITH_HISTOGRAMS,
+        selector=selectors[spec.serving],
     )
 
 
@@ -114,11 +123,20 @@ class NetworkAccumulator:
             return
         r = np.asarray(step.r_sat_itrs_km, float)
         snap = build_snapshot(r, net.sites, net.config)
-        serving = np.asarray(step.serving, np.int64)
-        access = np.full(serving.size, np.nan)
-        has = serving >= 0
-        if has.any():
-            access[has] = np.linalg.norm(r[serving[has]] - net.users.itrs_km[has], axis=1)
+        if net.selector is None:
+            serving = np.asarray(step.serving, np.int64)
+            access = np.full(serving.size, np.nan)
+            has = serving >= 0
+            if has.any():
+                access[has] = np.linalg.norm(r[serving[has]] - net.users.itrs_km[has], axis=1)
+        else:
+            # Every usable pair of this step (same kernel, masks and GSO rule as coverage).
+            vis = ctx.ground_index().visibility(
+                r, ctx.masks_deg, gso=ctx.scenario.constellation.gso_exclusion, pairs=True)
+            pairs = vis.pairs
+            cand = Candidates.from_pairs(r, net.users, pairs.point, pairs.sat,
+                                         pairs.elevation_deg)
+            serving, access = net.selector.choose(cand, snap, net.router, net.users)
         paths = net.router.to_pops(snap, serving, access, net.users.home_pop)
         self.metrics.update(step.t_utc, paths, counted=served)
         g = ctx.ground
@@ -129,6 +147,8 @@ class NetworkAccumulator:
             self.rows.append({
                 "terminal": name,
                 "t_utc": np.datetime64(step.t_utc, "ns"),
+                "path_norad_id": (int(ctx.constellation.norad_ids[paths.serving_sat[k]])
+                                  if ok else None),
                 "gateway": gw_names[paths.gateway[k]] if ok else None,
                 "pop": pop_names[paths.pop[k]] if ok else None,
                 "n_laser_hops": int(paths.n_laser_hops[k]) if ok else None,
@@ -180,6 +200,7 @@ class NetworkAccumulator:
         paths = pd.DataFrame(self.rows)
         paths["t_utc"] = pd.DatetimeIndex(paths["t_utc"]).tz_localize("UTC")
         paths["n_laser_hops"] = paths["n_laser_hops"].astype("Int64")
+        paths["path_norad_id"] = paths["path_norad_id"].astype("Int64")
         return frame.merge(paths, on=["terminal", "t_utc"], how="left")
 
     def terminal_summary(self, ctx: RunContext, frame: pd.DataFrame) -> pd.DataFrame:

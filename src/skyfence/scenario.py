@@ -178,6 +178,9 @@ class NetworkSpec(_Strict):
     """Gateways, PoPs and lasers. Empty files mean the built-in defaults (facts.md)."""
 
     enabled: bool = True
+    serving: Literal["min-rtt", "highest-routable", "coverage"] = Field(
+        "min-rtt", description="which satellite in view carries a point's traffic: lowest RTT "
+        "to the home PoP, highest with a route, or the coverage stage's serving satellite")
     gateways: str | None = None
     pops: str | None = None
     lasers: bool = True
