@@ -169,6 +169,7 @@ def test_run_command_end_to_end(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     report = (tmp_path / "o" / "report.md").read_text()
     assert "| Moldova |" in report and "Kyiv" in report and "crimea-off" in report
+    assert "| nan |" not in report
     bad = tmp_path / "bad.toml"
     bad.write_text('[time]\nstepp = "60s"\n')
     res = runner.invoke(app, ["run", "--scenario", str(bad), "--out", str(tmp_path / "o2")])

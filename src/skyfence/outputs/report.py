@@ -138,6 +138,11 @@ def _fmt(x: Any, pct: bool = False, digits: int = 1) -> str:
     return f"{float(x):,.{digits}f}"
 
 
+def _name(x: Any) -> str:
+    """A name, or "-" for None / NaN."""
+    return "-" if x is None or (isinstance(x, float) and x != x) else str(x)
+
+
 def render_markdown(ctx: RunContext, tables: RunTables, files: list[Path],
                     policy_notes: list[tuple[str, str, str]] | None = None,
                     history: list[dict[str, str]] | None = None) -> str:
@@ -192,8 +197,8 @@ def render_markdown(ctx: RunContext, tables: RunTables, files: list[Path],
                    f"{_fmt(r['blocked_share'], True)} | {_fmt(r['uncovered_share'], True)} | "
                    f"{_fmt(r['mean_in_view'])} | {r['rule_at_end']} |")
             if "rtt_p50_ms" in tables.terminal_summary:
-                row += (f" {_fmt(r.get('rtt_p50_ms'))} | {r.get('main_gateway') or '-'} | "
-                        f"{r.get('main_pop') or '-'} |")
+                row += (f" {_fmt(r.get('rtt_p50_ms'))} | {_name(r.get('main_gateway'))} | "
+                        f"{_name(r.get('main_pop'))} |")
             lines.append(row)
     if policy_notes:
         lines += ["", "## Policy rules", "", "| rule | action | reason |", "|---|---|---|"]
