@@ -163,6 +163,7 @@ def test_run_command_end_to_end(tmp_path: Path) -> None:
     sc.write_text(
         'name = "cli"\n[time]\nstart = "2026-02-23T00:00:00Z"\nduration = "4m"\nstep = "60s"\n'
         '[ground]\n[[ground.terminals]]\nname = "Kyiv"\nlat = 50.45\nlon = 30.524\n'
+        '[[ground.terminals]]\nname = "Taipei"\nlat = 25.033\nlon = 121.565\n'
         '[[ground.regions]]\nname = "Moldova"\nresolution = 4\n')
     res = runner.invoke(app, ["run", "--scenario", str(sc), "--out", str(tmp_path / "o"),
                               "--no-maps"])
