@@ -41,6 +41,7 @@ from .policy import (
     service_status,
     to_service_cells,
 )
+from .policy.io import PolicyFile
 from .policy.rules import CompiledPolicy, PolicyEvaluation
 from .scenario import Scenario
 
@@ -71,7 +72,8 @@ class Ground:
     resolution : int8 (n_cell,)
     service_cells : uint64 (n_point,)
         The res-5 service cell deciding policy for every point (cell centre / terminal).
-    lat_deg, lon_deg : float64 (n_point,)
+    lat_deg, lon_deg, alt_km : float64 (n_point,)
+        WGS-84 geodetic position of every point (cells on the ellipsoid).
     area_km2 : float64 (n_cell,)
     r_itrs_km, up : float64 (n_point, 3)
     regions : tuple of str
@@ -89,6 +91,7 @@ class Ground:
     service_cells: np.ndarray
     lat_deg: np.ndarray
     lon_deg: np.ndarray
+    alt_km: np.ndarray
     area_km2: np.ndarray
     r_itrs_km: np.ndarray
     up: np.ndarray
@@ -170,17 +173,18 @@ def build_ground(scenario: Scenario) -> Ground:
     service = np.concatenate([to_service_cells(cells), t_cells])
     return Ground(
         cells=cells, resolution=res, service_cells=service, lat_deg=all_lat, lon_deg=all_lon,
-        area_km2=area, r_itrs_km=r, up=up, regions=tuple(n for n, _, _ in per_region),
+        alt_km=alt, area_km2=area, r_itrs_km=r, up=up, regions=tuple(n for n, _, _ in per_region),
         members=members, primary_region=primary,
         terminal_names=tuple(t.name for t in terminals), terminal_speed_kmh=speeds,
     )
 
 
-def load_policy(scenario: Scenario) -> CompiledPolicy:
-    """The scenario's policy (file or built-in default), compiled against its boundary edition."""
+def load_policy(scenario: Scenario) -> tuple[PolicyFile, CompiledPolicy]:
+    """The scenario's policy file (or the built-in default, with its request history) and the
+    policy compiled against the scenario's boundary edition."""
     doc = (load_policy_file(scenario.policy.file) if scenario.policy.file
            else load_default_policy())
-    return compile_policy(doc.policy(), catalogue_resolver(scenario.ground.edition))
+    return doc, compile_policy(doc.policy(), catalogue_resolver(scenario.ground.edition))
 
 
 def moving_blocked(policy: CompiledPolicy, service_cells: np.ndarray, speed_kmh: np.ndarray,
@@ -210,6 +214,7 @@ class RunContext:
     masks_deg: np.ndarray
     policy: PolicyEvaluation  # per window segment: served mask and deciding rule per point
     moving_off: np.ndarray  # (n_time, n_terminal) bool: off by a moving-terminal rule
+    policy_file: PolicyFile  # the policy as read, with its request history
     network: object | None = None  # network.NetworkContext when the network stage is on
     _index: GroundIndex | None = field(default=None, repr=False)
 
@@ -266,13 +271,14 @@ def prepare(scenario: Scenario, *, constellation: Constellation | None = None) -
     masks = elevation_masks(const.shell, scenario.constellation.min_elevation_deg,
                             scenario.constellation.min_elevation_by_shell or None)
     ground = build_ground(scenario)
-    policy = load_policy(scenario)
+    policy_file, policy = load_policy(scenario)
     ev: PolicyEvaluation = policy.evaluate(ground.service_cells, t)
     term = ground.terminal_index
     moving_off = moving_blocked(policy, ground.service_cells[term], ground.terminal_speed_kmh, t)
     ctx = RunContext(
         scenario=scenario, constellation=const, ground=ground, t_utc=t,
         step_s=scenario.time.step_s, masks_deg=masks, policy=ev, moving_off=moving_off,
+        policy_file=policy_file,
     )
     if scenario.network.enabled:
         from .netstage import prepare_network

@@ -56,6 +56,8 @@ class NetworkContext:
     router: Router
     every_steps: int
     histograms: bool
+    gateway_names: tuple[str, ...]
+    pop_names: tuple[str, ...]
     selector: MinimumRtt | HighestElevation | None  # None: the coverage stage's satellite
 
     def routed(self, i_time: int) -> bool:
@@ -73,8 +75,7 @@ def prepare_network(ctx: RunContext) -> NetworkContext:
     countries = [cat.countries[i].iso_a2 or "" if i >= 0 else "" for i in np.asarray(idx)]
     names = [f"cell{i}" for i in range(g.n_cells)] + list(g.terminal_names)
     users = GroundUsers.from_points(names, g.lat_deg, g.lon_deg, sites, countries=countries,
-                                    alt_km=np.concatenate([np.zeros(g.n_cells),
-                                                           _terminal_alt_km(ctx)]))
+                                    alt_km=g.alt_km)
     const = ctx.constellation
     lasers = PlusGrid.from_constellation(const, ctx.t_utc[0]) if spec.lasers else None
     capable = laser_capable_by_launch_year(const) if spec.lasers else None
@@ -88,17 +89,10 @@ def prepare_network(ctx: RunContext) -> NetworkContext:
         sites=sites, users=users, config=config,
         router=Router(MinimumDelay(), processing_ms_per_hop=spec.per_hop_ms),
         every_steps=every, histograms=g.n_points <= MAX_POINTS_WITH_HISTOGRAMS,
+        gateway_names=tuple(gw.name for gw in sites.gateways),
+        pop_names=tuple(p.name for p in sites.pops),
         selector=selectors[spec.serving],
     )
-
-
-def _terminal_alt_km(ctx: RunContext) -> np.ndarray:
-    g = ctx.ground
-    from .earth import itrs_to_geodetic
-
-    if not g.n_terminals:
-        return np.zeros(0)
-    return itrs_to_geodetic(g.r_itrs_km[g.terminal_index])[2]
 
 
 @dataclass
@@ -140,8 +134,7 @@ class NetworkAccumulator:
         paths = net.router.to_pops(snap, serving, access, net.users.home_pop)
         self.metrics.update(step.t_utc, paths, counted=served)
         g = ctx.ground
-        gw_names = [gw.name for gw in net.sites.gateways]
-        pop_names = [p.name for p in net.sites.pops]
+        gw_names, pop_names = net.gateway_names, net.pop_names
         for k, name in zip(g.terminal_index, g.terminal_names, strict=True):
             ok = bool(served[k] and paths.served[k])
             self.rows.append({
@@ -166,9 +159,7 @@ class NetworkAccumulator:
     def point_columns(self, ctx: RunContext) -> dict[str, np.ndarray]:
         """Per-point columns: RTT percentiles (ms), bent-pipe share, main gateway and PoP."""
         net: NetworkContext = ctx.network  # type: ignore[assignment]
-        df = self.metrics.per_user(
-            gateway_names=[gw.name for gw in net.sites.gateways],
-            pop_names=[p.name for p in net.sites.pops])
+        df = self.metrics.per_user(gateway_names=net.gateway_names, pop_names=net.pop_names)
         out: dict[str, np.ndarray] = {}
         for col in ("rtt_p50_ms", "rtt_p95_ms", "rtt_min_ms", "bent_pipe_share",
                     "mean_laser_hops", "gateway_changes", "main_gateway", "main_pop"):

@@ -29,7 +29,6 @@ def run_main_job(scenario: Scenario, out_dir: Path, *, show_progress: bool = Tru
     """Run ``scenario``, write its outputs and report under ``out_dir``; returns a summary."""
     from ..engine import prepare, simulate
     from ..outputs.report import render_markdown, write_outputs
-    from ..policy import load_default_policy, load_policy_file
 
     console = console or Console(stderr=True)
     console.print(f"[bold]skyfence[/bold]: scenario [cyan]{scenario.name}[/cyan]")
@@ -42,8 +41,7 @@ def run_main_job(scenario: Scenario, out_dir: Path, *, show_progress: bool = Tru
         result = simulate(ctx, progress=lambda done, total: bar.update(task, completed=done))
     tables, files = write_outputs(ctx, result, out_dir, maps=scenario.outputs.maps,
                                   netcdf=scenario.outputs.netcdf)
-    pf = (load_policy_file(scenario.policy.file) if scenario.policy.file
-          else load_default_policy())
+    pf = ctx.policy_file
     notes = [(r.name, r.action, r.reason) for r in pf.rules]
     notes += [(m.name, f"off above {m.max_speed_kmh:g} km/h", m.reason) for m in pf.moving_rules]
     history = []

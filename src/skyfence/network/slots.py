@@ -187,7 +187,23 @@ def _check_mask(value: float) -> None:
 
 
 @dataclass(frozen=True)
-class HighestElevation:
+class _InView:
+    """Selectors whose candidates are every satellite at or above the user mask."""
+
+    min_elevation_deg: float = DEFAULT_USER_MIN_ELEVATION_DEG
+    usable: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        _check_mask(self.min_elevation_deg)
+
+    def candidates(self, r_sat_itrs_km: np.ndarray, users: GroundUsers, step: int
+                   ) -> Candidates:
+        """Satellites in view of each user."""
+        return _in_view(r_sat_itrs_km, users, self.min_elevation_deg, self.usable)
+
+
+@dataclass(frozen=True)
+class HighestElevation(_InView):
     """Serving satellite = the highest-elevation satellite at or above the mask, each slot.
 
     With ``require_route`` (default) only satellites with a route to a PoP are eligible (the
@@ -198,17 +214,7 @@ class HighestElevation:
     a slot, use the coverage stage's strategies through `iter_network_from_coverage`.
     """
 
-    min_elevation_deg: float = DEFAULT_USER_MIN_ELEVATION_DEG
     require_route: bool = True
-    usable: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        _check_mask(self.min_elevation_deg)
-
-    def candidates(self, r_sat_itrs_km: np.ndarray, users: GroundUsers, step: int
-                   ) -> Candidates:
-        """Satellites in view of each user."""
-        return _in_view(r_sat_itrs_km, users, self.min_elevation_deg, self.usable)
 
     def choose(self, cand: Candidates, snap: Snapshot, router: Router, users: GroundUsers
                ) -> tuple[np.ndarray, np.ndarray]:
@@ -228,19 +234,8 @@ class HighestElevation:
 
 
 @dataclass(frozen=True)
-class MinimumRtt:
+class MinimumRtt(_InView):
     """Serving satellite = the satellite in view giving the lowest RTT to the user's PoP."""
-
-    min_elevation_deg: float = DEFAULT_USER_MIN_ELEVATION_DEG
-    usable: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        _check_mask(self.min_elevation_deg)
-
-    def candidates(self, r_sat_itrs_km: np.ndarray, users: GroundUsers, step: int
-                   ) -> Candidates:
-        """Satellites in view of each user."""
-        return _in_view(r_sat_itrs_km, users, self.min_elevation_deg, self.usable)
 
     def choose(self, cand: Candidates, snap: Snapshot, router: Router, users: GroundUsers
                ) -> tuple[np.ndarray, np.ndarray]:
