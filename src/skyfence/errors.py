@@ -12,6 +12,7 @@
      +-- ResourceError                 a request that would exceed a memory or time budget
      +-- OfflineError                  data could not be fetched and no cached copy exists
      +-- StoreError                    the durable store refuses an operation
+ |    +-- AccessError               an actor may not do this (role, four eyes, revoked token)
      +-- PerformanceError              a fast path is unavailable (e.g. sgp4 not compiled)
 
 The CLI turns every ``SkyfenceError`` into a one-line message and exit code 2; anything else
@@ -21,6 +22,7 @@ is a bug.
 from __future__ import annotations
 
 __all__ = [
+    "AccessError",
     "ElementError",
     "InputError",
     "OfflineError",
@@ -90,3 +92,8 @@ class StoreError(SkyfenceError):
 
 class PerformanceError(SkyfenceError):
     """A required fast path is unavailable (for example sgp4 without its C++ extension)."""
+
+
+class AccessError(StoreError):
+    """An actor may not do this: missing role, a decision on one's own request (four eyes),
+    an unknown or revoked token."""
