@@ -518,7 +518,7 @@ def iter_coverage(
     min_elevation_deg: float | ArrayLike = DEFAULT_MIN_ELEVATION_DEG,
     gso: bool = False,
     strategy: ServingStrategy | None = None,
-    pairs: bool = False,
+    pairs: bool | Callable[[np.datetime64], bool] = False,
     chunk_size: int | None = None,
     window_start_utc: np.datetime64 | None = None,
     grid_step_s: float | None = None,
@@ -541,8 +541,9 @@ def iter_coverage(
         Apply the ground points' GSO-arc exclusion angles.
     strategy : ServingStrategy, optional
         Default `HighestElevation`.
-    pairs : bool
-        Also compute every usable pair (always on when the strategy needs them).
+    pairs : bool or callable(t_utc) -> bool
+        Also compute every usable pair (always on when the strategy needs them); a callable
+        asks for them only at the times it returns True for (e.g. the routed steps).
     chunk_size : int, optional
         Time steps per propagation chunk (default: as many as fit in 64 MiB).
     window_start_utc, grid_step_s : optional
@@ -564,7 +565,8 @@ def iter_coverage(
         step = float(grid_step_s)
     masks = _check_masks(min_elevation_deg, len(constellation), "min_elevation_deg")
     tracker = ServingTracker(strategy, slot_s)
-    want_pairs = pairs or bool(getattr(tracker.strategy, "needs_pairs", False))
+    always = bool(getattr(tracker.strategy, "needs_pairs", False)) or pairs is True
+    pairs_at = pairs if callable(pairs) else None
     start = t[0] if window_start_utc is None else np.datetime64(window_start_utc, "ns")
     warm = _warmup_times(t[0], step, start, slot_s)
     full = np.concatenate([warm, t]) if warm.size else t
@@ -576,7 +578,8 @@ def iter_coverage(
         for k in range(eph.t_utc.size):
             tk = eph.t_utc[k]
             held = tracker.held_for(tk)
-            vis = ground.visibility(r[:, k, :], masks, gso=gso, held_sat=held, pairs=want_pairs)
+            want = always or (pairs_at is not None and i >= n_warm and bool(pairs_at(tk)))
+            vis = ground.visibility(r[:, k, :], masks, gso=gso, held_sat=held, pairs=want)
             serving = tracker.choose(tk, vis)
             if i >= n_warm:
                 yield CoverageStep(tk, vis, serving, r[:, k, :])

@@ -14,6 +14,7 @@ served -> unserved transitions.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -215,7 +216,8 @@ class NetworkMetrics:
         self.service_losses += prev_s & cur_c & ~s
 
     def merge(self, later: NetworkMetrics) -> NetworkMetrics:
-        """Fold in the metrics of the time window right after this one (in place; returns self).
+        """The metrics of this window followed directly by ``later``'s (a new object; neither
+        operand changes).
 
         Both must have the same users, sites, groups and bins. Handovers between this window's
         last slot and ``later``'s first slot are counted, so merging consecutive chunks in time
@@ -230,30 +232,32 @@ class NetworkMetrics:
             raise InputError("cannot merge metrics of different users, sites, groups or bins",
                              "metrics")
         if later.steps == 0:
-            return self
-        if self._prev is not None and later._first is not None:
-            self._transitions(self._prev, self._prev_counted, later._first,
-                              later._first_counted)
+            return copy.copy(self)
+        if self.steps == 0:
+            return copy.copy(later)
+        out = copy.copy(self)
         for name in ("samples", "served", "no_satellite", "no_route", "bent_pipe", "rtt_sum",
                      "laser_hops_sum", "path_changes", "gateway_changes", "pop_changes",
                      "serving_changes", "service_losses", "group_hist", "group_samples",
                      "group_served", "group_bent_pipe", "group_laser_hops", "user_gateway",
                      "user_pop", "gw_load_sum", "pop_load_sum"):
-            setattr(self, name, getattr(self, name) + getattr(later, name))
+            setattr(out, name, getattr(self, name) + getattr(later, name))
         if self.user_hist is not None and later.user_hist is not None:
-            self.user_hist = self.user_hist + later.user_hist
-        self.rtt_min = np.minimum(self.rtt_min, later.rtt_min)
-        self.rtt_max = np.maximum(self.rtt_max, later.rtt_max)
-        self.gw_load_max = np.maximum(self.gw_load_max, later.gw_load_max)
+            out.user_hist = self.user_hist + later.user_hist
+        out.rtt_min = np.minimum(self.rtt_min, later.rtt_min)
+        out.rtt_max = np.maximum(self.rtt_max, later.rtt_max)
+        out.gw_load_max = np.maximum(self.gw_load_max, later.gw_load_max)
         size = max(self.hop_hist.size, later.hop_hist.size)
-        self.hop_hist = (np.pad(self.hop_hist, (0, size - self.hop_hist.size))
-                         + np.pad(later.hop_hist, (0, size - later.hop_hist.size)))
-        self._rows = self._rows + later._rows
-        if self._first is None:
-            self._first, self._first_counted = later._first, later._first_counted
-        self._prev, self._prev_counted = later._prev, later._prev_counted
-        self.steps += later.steps
-        return self
+        out.hop_hist = (np.pad(self.hop_hist, (0, size - self.hop_hist.size))
+                        + np.pad(later.hop_hist, (0, size - later.hop_hist.size)))
+        # Transitions across the boundary, counted on the new (fresh) arrays.
+        if self._prev is not None and later._first is not None:
+            out._transitions(self._prev, self._prev_counted, later._first,
+                             later._first_counted)
+        out._rows = self._rows + later._rows
+        out._prev, out._prev_counted = later._prev, later._prev_counted
+        out.steps = self.steps + later.steps
+        return out
 
     # --- tables ---------------------------------------------------------------------------
 
