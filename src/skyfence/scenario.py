@@ -19,13 +19,14 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ScenarioError
+from .errors import InputError, ScenarioError
 from .timeutil import parse_duration, parse_time, time_grid
 
 __all__ = [
     "ConstellationSpec",
     "GroundSpec",
     "NetworkSpec",
+    "OutageSpec",
     "OutputSpec",
     "PolicySpec",
     "RegionSpec",
@@ -36,6 +37,7 @@ __all__ = [
     "default_scenario",
     "load_scenario",
     "parse_scenario",
+    "with_overrides",
 ]
 
 
@@ -94,6 +96,9 @@ class ConstellationSpec(_Strict):
     min_elevation_deg: float = Field(25.0, description="user-terminal elevation mask, deg")
     min_elevation_by_shell: dict[str, float] = Field(default_factory=dict)
     gso_exclusion: bool = False
+    strategy: Literal["highest", "random"] = Field(
+        "highest", description="the scheduler's serving satellite in the coverage stage: the "
+        "highest in view, or a random one (seeded by the scenario's seed); held within a slot")
 
     @field_validator("min_elevation_deg")
     @classmethod
@@ -122,33 +127,36 @@ class RegionSpec(_Strict):
     @field_validator("resolution")
     @classmethod
     def _res(cls, v: int) -> int:
-        if not (0 <= v <= 7):
-            raise ValueError(f"resolution must be within 0..7 (service cells are 5), got {v}")
+        if not (0 <= v <= 15):
+            raise ValueError(f"H3 resolution must be within 0..15 (service cells are 5), got {v}")
         return v
 
 
 class TerminalSpec(_Strict):
-    """A named user terminal (WGS-84 degrees, metres above the ellipsoid)."""
+    """A named user terminal: WGS-84 degrees, metres above the ellipsoid, km/h, optional id.
+
+    Validated by the same rules as the command line's ``NAME=LAT,LON[,alt_m=..][,speed_kmh=..]
+    [,id=..]`` (`skyfence.ground.validate_ground_point`).
+    """
 
     name: str
     lat: float
     lon: float
     altitude_m: float = 0.0
     speed_kmh: float = 0.0
+    id: str | None = None
 
-    @field_validator("lat")
-    @classmethod
-    def _lat(cls, v: float) -> float:
-        if not (-90.0 <= v <= 90.0):
-            raise ValueError(f"latitude must be within [-90, 90], got {v}")
-        return v
+    @model_validator(mode="after")
+    def _point(self) -> TerminalSpec:
+        from .ground import Terminal
 
-    @field_validator("lon")
-    @classmethod
-    def _lon(cls, v: float) -> float:
-        if not (-180.0 <= v <= 360.0):
-            raise ValueError(f"longitude must be within [-180, 360], got {v}")
-        return v
+        try:
+            Terminal(self.name, self.lat, self.lon, self.altitude_m)
+        except InputError as exc:
+            raise ValueError(exc.message) from None
+        if not (self.speed_kmh >= 0.0 and self.speed_kmh < 1e5):
+            raise ValueError(f"speed_kmh must be in [0, 1e5) km/h, got {self.speed_kmh}")
+        return self
 
 
 class GroundSpec(_Strict):
@@ -157,6 +165,9 @@ class GroundSpec(_Strict):
     edition: Literal["deu", "default"] = "deu"
     regions: list[RegionSpec] = Field(default_factory=list)
     terminals: list[TerminalSpec] = Field(default_factory=list)
+    timeseries_cells: list[str] = Field(
+        default_factory=list, description="H3 cells (of the regions' cells) whose per-step "
+        "values are kept, like the terminals'")
 
     @model_validator(mode="after")
     def _unique(self) -> GroundSpec:
@@ -169,32 +180,102 @@ class GroundSpec(_Strict):
 
 
 class PolicySpec(_Strict):
-    """Service policy: a TOML/JSON policy file, or the built-in default when ``file`` is empty."""
+    """Service policy: a built-in policy's name or a TOML/JSON policy file."""
 
-    file: str | None = None
+    source: str = Field("default", description="built-in policy name or policy file")
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("policy source is blank; give a built-in policy name or a file")
+        return v
+
+
+class OutageSpec(_Strict):
+    """A gateway or PoP unavailable over ``[start, end)`` (ISO 8601 UTC; open-ended if empty)."""
+
+    site: str
+    start: str | None = None
+    end: str | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> OutageSpec:
+        if not self.site.strip():
+            raise ValueError("outage site name is blank")
+        a = parse_time(self.start, "start") if self.start else None
+        b = parse_time(self.end, "end") if self.end else None
+        if a is not None and b is not None and b <= a:
+            raise ValueError(f"outage of {self.site!r} ends ({self.end}) before it starts "
+                             f"({self.start})")
+        return self
+
+    @property
+    def text(self) -> str:
+        """``NAME`` or ``NAME@START/END`` (the command line's form)."""
+        if self.start is None and self.end is None:
+            return self.site
+        return f"{self.site}@{self.start or ''}/{self.end or ''}"
 
 
 class NetworkSpec(_Strict):
-    """Gateways, PoPs and lasers. Empty files mean the built-in defaults (facts.md)."""
+    """Gateways, PoPs, lasers and routing. Empty files mean the built-in sites (facts.md)."""
 
     enabled: bool = True
-    serving: Literal["min-rtt", "highest-routable", "coverage"] = Field(
+    serving: Literal["min-rtt", "highest-routable", "highest", "coverage"] = Field(
         "min-rtt", description="which satellite in view carries a point's traffic: lowest RTT "
-        "to the home PoP, highest with a route, or the coverage stage's serving satellite")
+        "to the home PoP, highest with a route, highest in view (even without a route), or "
+        "the coverage stage's serving satellite")
+    routing: Literal["min-delay", "fewest-hops"] = "min-delay"
     gateways: str | None = None
     pops: str | None = None
     lasers: bool = True
+    laser_topology: Literal["grid", "nearest", "grid+nearest"] = "grid"
     laser_range_km: float = 5000.0
-    slot: str = "15s"
+    laser_min_year: int | None = 2022
+    slot: str = Field("15s", description="the scheduler's reassignment period: serving "
+                      "satellites are held within a slot (coverage and network stages)")
     rtt_every: str = "5m"
     per_hop_ms: float = 0.0
+    fibre_route_factor: float = 1.5
+    allow_gateway_countries: list[str] = Field(default_factory=list)
+    outages: list[OutageSpec] = Field(default_factory=list)
 
     @field_validator("laser_range_km")
     @classmethod
     def _range(cls, v: float) -> float:
-        if v <= 0:
-            raise ValueError(f"laser range must be > 0 km, got {v}")
+        if not (v > 0 and v < 1e6):
+            raise ValueError(f"laser range must be in (0, 1e6) km, got {v}")
         return v
+
+    @field_validator("slot", "rtt_every")
+    @classmethod
+    def _period(cls, v: str, info: Any) -> str:
+        if parse_duration(v, f"network.{info.field_name}") <= 0:
+            raise ValueError(f"must be > 0 s, got {v!r}")
+        return v
+
+    @field_validator("per_hop_ms")
+    @classmethod
+    def _hop(cls, v: float) -> float:
+        if not (0.0 <= v < 1000.0):
+            raise ValueError(f"per-hop processing must be in [0, 1000) ms, got {v}")
+        return v
+
+    @field_validator("fibre_route_factor")
+    @classmethod
+    def _fibre(cls, v: float) -> float:
+        if not (1.0 <= v <= 10.0):
+            raise ValueError(f"fibre route factor must be in [1, 10], got {v}")
+        return v
+
+    @property
+    def slot_s(self) -> float:
+        return parse_duration(self.slot, "network.slot")
+
+    @property
+    def rtt_every_s(self) -> float:
+        return parse_duration(self.rtt_every, "network.rtt_every")
 
 
 class OutputSpec(_Strict):
@@ -203,6 +284,14 @@ class OutputSpec(_Strict):
     dir: str = "out/default"
     maps: bool = True
     netcdf: bool = True
+    formats: list[Literal["parquet", "csv"]] = Field(default_factory=lambda: ["parquet", "csv"])
+
+    @field_validator("formats")
+    @classmethod
+    def _formats(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("give at least one table format (parquet, csv)")
+        return list(dict.fromkeys(v))
 
 
 class RunSpec(_Strict):
@@ -210,12 +299,30 @@ class RunSpec(_Strict):
 
     chunk_steps: int = 60
     dask: str | None = None
+    workers: int | None = Field(None, description="workers of a local Dask cluster "
+                                "(default: the number of cores)")
+    memory_budget_gib: float = Field(2.0, description="memory the run may hold, GiB; larger "
+                                     "runs are refused up front with an estimate")
 
     @field_validator("chunk_steps")
     @classmethod
     def _chunk(cls, v: int) -> int:
         if v < 1:
             raise ValueError(f"chunk_steps must be >= 1, got {v}")
+        return v
+
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, v: int | None) -> int | None:
+        if v is not None and v < 1:
+            raise ValueError(f"workers must be >= 1, got {v}")
+        return v
+
+    @field_validator("memory_budget_gib")
+    @classmethod
+    def _budget(cls, v: float) -> float:
+        if not (v > 0 and v < 1e6):
+            raise ValueError(f"memory budget must be in (0, 1e6) GiB, got {v}")
         return v
 
 
@@ -306,12 +413,29 @@ def _resolve_paths(scenario: Scenario, base: Path) -> Scenario:
     fixed_src = fix(src) or src
     return scenario.model_copy(update={
         "constellation": scenario.constellation.model_copy(update={"source": fixed_src}),
-        "policy": scenario.policy.model_copy(update={"file": fix(scenario.policy.file)}),
+        "policy": scenario.policy.model_copy(update={
+            "source": fix(scenario.policy.source) or scenario.policy.source}),
         "network": scenario.network.model_copy(update={
             "gateways": fix(scenario.network.gateways), "pops": fix(scenario.network.pops)}),
         "ground": scenario.ground.model_copy(update={"regions": [
             r.model_copy(update={"file": fix(r.file)}) for r in scenario.ground.regions]}),
     })
+
+
+def with_overrides(scenario: Scenario, changes: dict[str, Any],
+                   source: str = "command-line options") -> Scenario:
+    """``scenario`` with ``changes[section][key]`` (or a top-level ``changes[key]``) applied
+    where the value is not None, validated again (errors name ``source``)."""
+    data = scenario.model_dump()
+    for section, values in changes.items():
+        if not isinstance(values, dict) or not isinstance(data.get(section), dict):
+            if values is not None:
+                data[section] = values
+            continue
+        for key, value in values.items():
+            if value is not None:
+                data[section][key] = value
+    return parse_scenario(data, source)
 
 
 def default_scenario() -> Scenario:

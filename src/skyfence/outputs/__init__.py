@@ -1,35 +1,32 @@
 """Outputs in open formats: tables (Parquet/CSV), arrays (xarray -> NetCDF), GeoJSON, PNG.
 
-Writers take results as arrays and records and write files; nothing here computes coverage.
+Writers take plain tables (`skyfence.results.RunTables`, DataFrames, xarray) and write files;
+nothing here computes coverage or imports the engine.
 """
 
 from __future__ import annotations
 
-from .arrays import read_netcdf, timeseries_dataset, write_netcdf
+from .arrays import STATUS_FLAGS, read_netcdf, series_dataset, write_netcdf
 from .geojson import cells_feature_collection, write_geojson
 from .maps import country_borders, plot_cell_map, plot_terminal_timeseries
-from .tables import (
-    TABLE_SUFFIXES,
-    TERMINAL_COLUMNS,
-    metrics_frame,
-    norad_or_null,
-    timeseries_frame,
-    write_table,
-)
+from .report import WrittenRun, render_markdown, write_run
+from .tables import TABLE_SUFFIXES, csv_frame, norad_or_null, write_table
 
 __all__ = [
+    "STATUS_FLAGS",
     "TABLE_SUFFIXES",
-    "TERMINAL_COLUMNS",
+    "WrittenRun",
     "cells_feature_collection",
     "country_borders",
-    "metrics_frame",
+    "csv_frame",
     "norad_or_null",
     "plot_cell_map",
     "plot_terminal_timeseries",
     "read_netcdf",
-    "timeseries_dataset",
-    "timeseries_frame",
+    "render_markdown",
+    "series_dataset",
     "write_geojson",
     "write_netcdf",
+    "write_run",
     "write_table",
 ]

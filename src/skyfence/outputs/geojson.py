@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike
 from shapely.geometry import mapping
 
 from ..errors import InputError
-from ..ground.cells import cells_to_polygons, cells_to_str
+from ..ground import cells_to_polygons, cells_to_str
 
 __all__ = ["cells_feature_collection", "write_geojson"]
 
@@ -45,6 +45,7 @@ def cells_feature_collection(
     properties: Mapping[str, ArrayLike] | None = None,
     *,
     metadata: Mapping[str, Any] | None = None,
+    polygons: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of H3 cells with per-cell properties.
 
@@ -56,6 +57,8 @@ def cells_feature_collection(
         One value per cell for each property (NaN and ``pd.NA`` become ``null``).
     metadata : mapping, optional
         Extra top-level members (for example the time window).
+    polygons : array of shapely geometries, optional
+        The cells' outlines when already computed (`skyfence.ground.cells_to_polygons`).
 
     Returns
     -------
@@ -68,7 +71,11 @@ def cells_feature_collection(
     for k, v in props.items():
         if v.size != arr.size:
             raise InputError(f"property {k!r} has {v.size} values for {arr.size} cells", k)
-    polys = shapely.orient_polygons(cells_to_polygons(arr)) if arr.size else []
+    if polygons is not None and len(polygons) != arr.size:
+        raise InputError(f"need one polygon per cell ({arr.size}), got {len(polygons)}",
+                         "polygons")
+    raw = polygons if polygons is not None else (cells_to_polygons(arr) if arr.size else [])
+    polys = shapely.orient_polygons(raw) if arr.size else []
     names = cells_to_str(arr) if arr.size else []
     features = []
     for i in range(arr.size):

@@ -23,15 +23,13 @@ from numpy.typing import ArrayLike
 from shapely.geometry.base import BaseGeometry
 
 from ..errors import InputError
-from ..ground.cells import cells_to_latlng, cells_to_polygons
+from ..ground import DEFAULT_EDITION, cells_to_latlng, cells_to_polygons, get_catalogue
 
 __all__ = ["country_borders", "plot_cell_map", "plot_terminal_timeseries"]
 
 
 def country_borders(edition: str | None = None) -> list[BaseGeometry]:
     """Every admin-0 geometry of a Natural Earth edition (default: the catalogue's default)."""
-    from ..ground.regions import DEFAULT_EDITION, get_catalogue
-
     cat = get_catalogue(edition or DEFAULT_EDITION)
     return [cat.geometry(name) for name in cat.names]
 
@@ -56,9 +54,10 @@ def _polygon_rings(geom: BaseGeometry) -> list[np.ndarray]:
     return rings
 
 
-def _cell_patches(cells: np.ndarray, centre: float) -> tuple[list[np.ndarray], np.ndarray]:
+def _cell_patches(cells: np.ndarray, centre: float, polygons: np.ndarray | None = None
+                  ) -> tuple[list[np.ndarray], np.ndarray]:
     """Cell outlines in the shifted frame and the index of the cell of each outline."""
-    polys = cells_to_polygons(cells)
+    polys = cells_to_polygons(cells) if polygons is None else polygons
     verts, owner = [], []
     for i, geom in enumerate(polys):
         for ring in _polygon_rings(geom):
@@ -108,6 +107,7 @@ def plot_cell_map(
     borders: Sequence[BaseGeometry] | None = None,
     margin_deg: float = 1.0,
     dpi: int = 150,
+    polygons: np.ndarray | None = None,
 ) -> Path:
     """Draw H3 cells coloured by ``values`` with a colour bar and country borders; save PNG.
 
@@ -125,6 +125,8 @@ def plot_cell_map(
         Country polygons to outline (`country_borders`); none when omitted.
     margin_deg : float
         Frame margin around the cells, degrees.
+    polygons : array of shapely geometries, optional
+        The cells' outlines (`skyfence.ground.cells_to_polygons`), when already computed.
     """
     p = Path(path)
     if p.suffix.lower() != ".png":
@@ -137,7 +139,10 @@ def plot_cell_map(
         raise InputError(f"need one value per cell ({c.size}), got {v.size}", "values")
     lat, lon = cells_to_latlng(c)
     centre = _centre_lon(lon)
-    verts, owner = _cell_patches(c, centre)
+    if polygons is not None and len(polygons) != c.size:
+        raise InputError(f"need one polygon per cell ({c.size}), got {len(polygons)}",
+                         "polygons")
+    verts, owner = _cell_patches(c, centre, polygons)
     allxy = np.concatenate(verts)
     x0, x1 = allxy[:, 0].min() - margin_deg, allxy[:, 0].max() + margin_deg
     y0 = max(allxy[:, 1].min() - margin_deg, -90.0)

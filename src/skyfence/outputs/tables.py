@@ -6,31 +6,23 @@ their NORAD catalogue number, with a nullable integer where no satellite serves.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from ..coverage.metrics import PointMetrics, TimeSeries
 from ..errors import InputError
 
 __all__ = [
     "TABLE_SUFFIXES",
-    "TERMINAL_COLUMNS",
-    "metrics_frame",
+    "csv_frame",
     "norad_or_null",
-    "timeseries_frame",
     "write_table",
 ]
 
 #: File types `write_table` writes.
 TABLE_SUFFIXES = (".parquet", ".csv")
-
-#: Columns of the terminal time-series table (``terminals.parquet``).
-TERMINAL_COLUMNS = ("terminal", "t_utc", "n_visible", "best_elevation_deg", "serving_norad_id")
-
 
 def norad_or_null(sat_index: ArrayLike, norad_ids: ArrayLike) -> pd.array:
     """NORAD ids of satellite indices as a nullable ``Int64`` array (``<NA>`` where -1)."""
@@ -40,47 +32,6 @@ def norad_or_null(sat_index: ArrayLike, norad_ids: ArrayLike) -> pd.array:
     values = np.zeros(idx.size, np.int64)
     values[has] = ids[idx[has]]
     return pd.arrays.IntegerArray(values, ~has)
-
-
-def timeseries_frame(
-    ts: TimeSeries,
-    names: Sequence[str],
-    norad_ids: ArrayLike,
-    *,
-    name_column: str = "terminal",
-) -> pd.DataFrame:
-    """Long table of a `TimeSeries`: one row per point and time, points in order, then time.
-
-    Columns: ``name_column``, ``t_utc`` (UTC), ``n_visible``, ``best_elevation_deg`` (NaN
-    where none), ``serving_norad_id`` (nullable ``Int64``).
-    """
-    n_time, k = ts.n_visible.shape
-    if len(names) != k:
-        raise InputError(f"need one name per recorded point ({k}), got {len(names)}", "names")
-    return pd.DataFrame(
-        {
-            name_column: np.repeat(np.asarray(names, dtype=object), n_time),
-            "t_utc": pd.DatetimeIndex(np.tile(ts.t_utc, k)).tz_localize("UTC"),
-            "n_visible": ts.n_visible.T.ravel().astype(np.int32),
-            "best_elevation_deg": ts.best_elevation_deg.T.ravel().astype(np.float64),
-            "serving_norad_id": norad_or_null(ts.serving_sat.T.ravel(), norad_ids),
-        }
-    )
-
-
-def metrics_frame(
-    metrics: PointMetrics, ids: Mapping[str, ArrayLike] | None = None
-) -> pd.DataFrame:
-    """Per-point metrics, with identifying columns (``ids``, in order) first."""
-    frame = metrics.to_frame()
-    n = len(frame)
-    lead = {}
-    for key, values in (ids or {}).items():
-        arr = np.asarray(values)
-        if arr.shape[:1] != (n,):
-            raise InputError(f"column {key!r} needs {n} values, got {arr.shape}", key)
-        lead[key] = arr
-    return pd.concat([pd.DataFrame(lead), frame], axis=1) if lead else frame
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -99,5 +50,20 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     if suffix == ".parquet":
         frame.to_parquet(p, index=keep_index)
     else:
-        frame.to_csv(p, index=keep_index)
+        csv_frame(frame).to_csv(p, index=keep_index)
     return p
+
+
+def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with every time column as ISO 8601 UTC text ending in ``Z``
+    (``2026-02-23T00:00:00Z``; fractions of a second only where present)."""
+    out = frame.copy()
+    for col in out.columns:
+        s = out[col]
+        if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(s):
+            t = pd.DatetimeIndex(s)
+            t = t.tz_convert("UTC").tz_localize(None) if t.tz is not None else t
+            frac = bool(np.any(t.asi8[~t.isna()] % 1_000_000_000))
+            fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if frac else "%Y-%m-%dT%H:%M:%SZ"
+            out[col] = pd.Series(t.strftime(fmt), index=out.index).where(~t.isna(), None)
+    return out
