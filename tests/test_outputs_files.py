@@ -11,18 +11,14 @@ import pytest
 import shapely
 from shapely.geometry import box, shape
 
-from skyfence.coverage import TimeSeries
-from skyfence.coverage.metrics import CoverageAccumulator
 from skyfence.errors import InputError
 from skyfence.outputs import (
-    TERMINAL_COLUMNS,
     cells_feature_collection,
-    metrics_frame,
+    csv_frame,
     plot_cell_map,
     plot_terminal_timeseries,
     read_netcdf,
-    timeseries_dataset,
-    timeseries_frame,
+    series_dataset,
     write_geojson,
     write_netcdf,
     write_table,
@@ -32,77 +28,66 @@ from skyfence.timeutil import time_grid
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _series() -> TimeSeries:
-    t = time_grid("2026-02-23T00:00:00Z", 240.0, 60.0)
+def _long_table() -> tuple[pd.DataFrame, pd.DataFrame]:
+    t = pd.DatetimeIndex(time_grid("2026-02-23T00:00:00Z", 240.0, 60.0)).tz_localize("UTC")
     nv = np.array([[3, 0], [2, 1], [0, 4], [1, 1], [5, 2]], np.int16)
-    el = np.where(nv > 0, np.linspace(30, 80, 10).reshape(5, 2), np.nan).astype(np.float32)
-    sat = np.where(nv > 0, np.array([[0, 1], [0, 1], [2, 1], [2, 0], [1, 0]]), -1)
-    return TimeSeries(t, np.array([0, 1]), nv, el, sat.astype(np.int32))
+    serving = pd.array([44714, 44714, None, 50000, 44715, None, 44715, 44715, 44714, 44714],
+                       dtype="Int64")
+    frame = pd.DataFrame({
+        "terminal": np.repeat(["Kyiv", "Taipei"], 5),
+        "t_utc": np.tile(t, 2),
+        "n_visible": nv.T.ravel(),
+        "best_elevation_deg": np.where(nv.T.ravel() > 0, 45.0, np.nan),
+        "serving_norad_id": serving,
+        "status": ["served", "served", "uncovered", "served", "served",
+                   "uncovered", "blocked", "blocked", "blocked", "blocked"],
+        "rtt_ms": [9.0, 9.5, np.nan, 9.1, 9.2] + [np.nan] * 5,
+    })
+    stations = pd.DataFrame({"terminal": ["Kyiv", "Taipei"], "lat_deg": [50.45, 25.03],
+                             "lon_deg": [30.52, 121.56], "altitude_m": [180.0, 0.0]})
+    return frame, stations
 
 
-NORAD = np.array([44714, 44715, 50000])
-
-
-def test_terminal_table_columns_and_nullable_serving(tmp_path) -> None:
-    ts = _series()
-    frame = timeseries_frame(ts, ["Kyiv", "Taipei"], NORAD)
-    assert tuple(frame.columns) == TERMINAL_COLUMNS
-    path = write_table(frame, tmp_path / "terminals.parquet")
-    back = pd.read_parquet(path)
-    assert tuple(back.columns) == TERMINAL_COLUMNS
+def test_tables_keep_nulls_and_write_utc_with_z(tmp_path) -> None:
+    frame, _ = _long_table()
+    back = pd.read_parquet(write_table(frame, tmp_path / "terminals.parquet"))
     assert str(back["serving_norad_id"].dtype) == "Int64"
     assert str(back["t_utc"].dt.tz) == "UTC"
-    kyiv = back[back.terminal == "Kyiv"].reset_index(drop=True)
-    assert kyiv["n_visible"].tolist() == [3, 2, 0, 1, 5]
-    assert kyiv["serving_norad_id"].isna().tolist() == [False, False, True, False, False]
-    assert kyiv["serving_norad_id"].dropna().tolist() == [44714, 44714, 50000, 44715]
-    assert np.isnan(kyiv["best_elevation_deg"][2])
-    taipei = back[back.terminal == "Taipei"]
-    assert taipei["serving_norad_id"].isna().tolist() == [True, False, False, False, False]
-    # CSV writes the same rows; <NA> becomes an empty field.
-    csv = write_table(frame, tmp_path / "terminals.csv")
-    again = pd.read_csv(csv)
+    assert back["serving_norad_id"].isna().tolist() == frame["serving_norad_id"].isna().tolist()
+    again = pd.read_csv(write_table(frame, tmp_path / "terminals.csv"))
     assert again["serving_norad_id"].isna().sum() == 2
-    assert again["n_visible"].tolist() == back["n_visible"].tolist()
+    assert again["t_utc"][0] == "2026-02-23T00:00:00Z"
+    # Sub-second times keep their fraction.
+    sub = csv_frame(pd.DataFrame({"t_utc": pd.DatetimeIndex(
+        ["2026-02-23T00:00:00.250"]).tz_localize("UTC")}))
+    assert sub["t_utc"][0] == "2026-02-23T00:00:00.250000Z"
 
 
-def test_table_suffix_and_name_count_errors(tmp_path) -> None:
+def test_table_suffix_error(tmp_path) -> None:
     with pytest.raises(InputError, match=r"must end in \.parquet or \.csv"):
         write_table(pd.DataFrame({"a": [1]}), tmp_path / "x.xlsx")
-    with pytest.raises(InputError, match="one name per recorded point"):
-        timeseries_frame(_series(), ["only-one"], NORAD)
 
 
-def test_metrics_frame_puts_ids_first() -> None:
-    acc = CoverageAccumulator(2, 60.0)
-    ts = _series()
-    for k in range(ts.t_utc.size):
-        acc.update(ts.t_utc[k], ts.n_visible[k], ts.best_elevation_deg[k], ts.serving_sat[k])
-    frame = metrics_frame(acc.summary().finalize(), {"terminal": ["Kyiv", "Taipei"]})
-    assert frame.columns[0] == "terminal"
-    assert frame["availability"].tolist() == [0.8, 0.8]
-    assert frame["longest_gap_s"].tolist() == [60.0, 60.0]
-    with pytest.raises(InputError, match="needs 2 values"):
-        metrics_frame(acc.summary().finalize(), {"terminal": ["Kyiv"]})
-
-
-def test_netcdf_round_trip(tmp_path) -> None:
-    ts = _series()
-    ds = timeseries_dataset(ts, ["Kyiv", "Taipei"], NORAD, lat_deg=[50.45, 25.03],
-                            lon_deg=[30.52, 121.56], attrs={"constellation": "test"})
-    assert ds["n_visible"].dims == ("time", "point")
+def test_netcdf_series_round_trip_is_cf(tmp_path) -> None:
+    frame, stations = _long_table()
+    ds = series_dataset(frame, stations, attrs={"constellation": "test"})
+    assert ds["n_visible"].dims == ("station", "time")
+    assert ds.attrs["featureType"] == "timeSeries"
     path = write_netcdf(ds, tmp_path / "terminals.nc")
     back = read_netcdf(path)
-    np.testing.assert_array_equal(back["time"].values, ts.t_utc)
-    np.testing.assert_array_equal(back["n_visible"].values, ts.n_visible)
-    np.testing.assert_array_equal(back["best_elevation_deg"].values, ts.best_elevation_deg)
+    np.testing.assert_array_equal(back["n_visible"].values,
+                                  frame["n_visible"].to_numpy().reshape(2, 5))
     serving = back["serving_norad_id"].values
-    assert serving[2, 0] == -1 or np.isnan(serving[2, 0])
-    assert serving[0, 0] == 44714 and serving[2, 1] == 44715
+    assert np.isnan(serving[0, 2]) or serving[0, 2] == -1
+    assert serving[0, 0] == 44714
+    assert back["status"].attrs["flag_meanings"] == "uncovered blocked served"
+    assert back["status"].values[1].tolist() == [0, 1, 1, 1, 1]
+    assert back["alt"].values.tolist() == [180.0, 0.0]
     assert back.attrs["constellation"] == "test"
-    assert list(back["point"].values) == ["Kyiv", "Taipei"]
     with pytest.raises(InputError, match=r"must end in \.nc"):
         write_netcdf(ds, tmp_path / "x.h5")
+    with pytest.raises(InputError, match="every station at every step"):
+        series_dataset(frame.iloc[:-1], stations)
 
 
 def _antimeridian_cells() -> list[int]:
@@ -184,13 +169,13 @@ def test_map_bad_input(tmp_path) -> None:
 
 
 def test_terminal_time_series_plot(tmp_path) -> None:
-    ts = _series()
-    path = plot_terminal_timeseries(
-        ts.t_utc, {"Kyiv": (ts.n_visible[:, 0], ts.best_elevation_deg[:, 0]),
-                   "Taipei": (ts.n_visible[:, 1], ts.best_elevation_deg[:, 1])},
-        tmp_path / "ts.png", min_elevation_deg=25.0)
+    t = time_grid("2026-02-23T00:00:00Z", 240.0, 60.0)
+    nv = np.array([3, 2, 0, 1, 5])
+    el = np.where(nv > 0, 40.0, np.nan)
+    path = plot_terminal_timeseries(t, {"Kyiv": (nv, el), "Taipei": (nv[::-1], el[::-1])},
+                                    tmp_path / "ts.png", min_elevation_deg=25.0)
     assert _is_png(path)
     with pytest.raises(InputError, match="no terminals"):
-        plot_terminal_timeseries(ts.t_utc, {}, tmp_path / "ts.png")
+        plot_terminal_timeseries(t, {}, tmp_path / "ts.png")
     with pytest.raises(InputError, match="must have 5 values"):
-        plot_terminal_timeseries(ts.t_utc, {"x": ([1], [1])}, tmp_path / "ts.png")
+        plot_terminal_timeseries(t, {"x": ([1], [1])}, tmp_path / "ts.png")
