@@ -99,7 +99,7 @@ def _find_cycle(g: dict[str, set[str]]) -> list[str] | None:
             if m == n:
                 continue
             if colour.get(m) == 1:
-                return stack[stack.index(m):] + [m]
+                return [*stack[stack.index(m):], m]
             if colour.get(m) is None:
                 found = visit(m)
                 if found:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 
@@ -87,7 +88,7 @@ def test_any_chunking_and_merge_order_gives_the_same_tables(small, data) -> None
     n = ctx.n_steps
     cuts = sorted(data.draw(st.sets(st.integers(1, n - 1), max_size=6), label="cuts"))
     bounds = [0, *cuts, n]
-    parts = [run_chunk(ctx, slice(a, b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    parts = [run_chunk(ctx, slice(a, b)) for a, b in itertools.pairwise(bounds)]
     rng = random.Random(data.draw(st.integers(0, 2**31), label="seed"))
     # Random binary merge tree over a random order of the parts.
     rng.shuffle(parts)

@@ -284,7 +284,8 @@ class OutputSpec(_Strict):
     dir: str = "out/default"
     maps: bool = True
     netcdf: bool = True
-    formats: list[Literal["parquet", "csv"]] = Field(default_factory=lambda: ["parquet", "csv"])
+    formats: list[Literal["parquet", "csv"]] = Field(
+        default_factory=lambda: ["parquet", "csv"])  # type: ignore[arg-type]
 
     @field_validator("formats")
     @classmethod

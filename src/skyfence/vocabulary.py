@@ -95,7 +95,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "baseline_rtt_p50_ms": ("ms", "median RTT with every site up"),
     "outage_rtt_p50_ms": ("ms", "median RTT with the outages"),
     "rtt_p50_change_ms": ("ms", "outage minus baseline median RTT"),
-    "rtt_change_mean_ms": ("ms", "mean over routed steps of outage minus baseline RTT"),
+    "rtt_change_mean_ms": ("ms", "mean RTT with the outages minus mean RTT with every site up"),
     "cells_losing_service": ("", "cells routed less often with the outages"),
     "baseline_served_steps": ("", "routed steps with a path, every site up"),
     "outage_served_steps": ("", "routed steps with a path, with the outages"),

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -322,7 +323,7 @@ class CoverageAccumulator:
         serving: np.ndarray,
     ) -> None:
         """Add one time step (arrays of shape (n_point,); ``serving`` -1 where none)."""
-        t = np.datetime64(t_utc, "ns")
+        t = cast(np.datetime64, np.asarray(t_utc, "datetime64[ns]")[()])
         if self.t_last is not None and t <= self.t_last:
             raise InputError(f"time {t} does not follow {self.t_last}", "t_utc")
         if self.t_first is None:
@@ -567,7 +568,8 @@ def iter_coverage(
     tracker = ServingTracker(strategy, slot_s)
     always = bool(getattr(tracker.strategy, "needs_pairs", False)) or pairs is True
     pairs_at = pairs if callable(pairs) else None
-    start = t[0] if window_start_utc is None else np.datetime64(window_start_utc, "ns")
+    start = cast(np.datetime64, t[0] if window_start_utc is None
+                 else np.asarray(window_start_utc, "datetime64[ns]")[()])
     warm = _warmup_times(t[0], step, start, slot_s)
     full = np.concatenate([warm, t]) if warm.size else t
     n_warm = warm.size

@@ -13,7 +13,7 @@ number of a time. `ServingTracker` carries the state between steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -52,7 +52,9 @@ class ServingStrategy(Protocol):
     None; ``step.held_usable`` then says which held satellites are still usable.
     """
 
-    needs_pairs: bool
+    @property
+    def needs_pairs(self) -> bool:  # pragma: no cover - protocol
+        ...
 
     def choose(
         self, step: StepVisibility, slot: int, held: np.ndarray | None
@@ -77,7 +79,7 @@ class HighestElevation:
         return np.where(step.held_usable, held, step.best_sat)
 
 
-def _splitmix64(x: np.ndarray) -> np.ndarray:
+def _splitmix64(x: Any) -> Any:
     """SplitMix64 finaliser (Steele, Lea, Flood 2014): a counter-based hash on uint64."""
     with np.errstate(over="ignore"):
         z = x + np.uint64(0x9E3779B97F4A7C15)

@@ -91,4 +91,5 @@ class CoverageStage:
         return CoveragePart(a.summary.merge(b.summary), series)
 
     def finalize(self, ctx: RunContext, part: CoveragePart) -> dict[str, Any]:
-        return {"metrics": part.summary.finalize(), "series": part.series}
+        return {"metrics": part.summary.finalize(), "series": part.series,
+                "series_names": self.series_names}

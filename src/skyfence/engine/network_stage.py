@@ -188,7 +188,7 @@ class _Acc:
             return
         ctx = self.ctx
         r = np.asarray(step.r_sat_itrs_km, float)
-        t = np.atleast_1d(np.datetime64(step.t_utc, "ns"))
+        t = np.atleast_1d(np.asarray(step.t_utc, "datetime64[ns]"))
         snap = build_snapshot(r, st.sites, st.config)
         if st.selector is None:
             cand = Candidates.from_serving(r, st.users, step.serving)
@@ -424,6 +424,16 @@ class NetworkStage:
             pct[: g.n_cells] = np.nan
         for k, qq in enumerate(q):
             cols[f"rtt_p{qq:g}_ms"] = pct[:, k]
+        if part.base_metrics is not None:
+            bm = part.base_metrics
+            mm = part.metrics
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cols["routed_share_change"] = np.where(
+                    mm.samples > 0, (mm.served - bm.served) / np.maximum(mm.samples, 1), np.nan)
+                cols["rtt_change_mean_ms"] = np.where(
+                    (mm.served > 0) & (bm.served > 0),
+                    mm.rtt_sum / np.maximum(mm.served, 1)
+                    - bm.rtt_sum / np.maximum(bm.served, 1), np.nan)
         out["point_columns"] = cols
         out["cell_percentiles"] = part.cell_rtt is not None
         # --- per region
@@ -472,7 +482,7 @@ class NetworkStage:
             idx = g.members[name]
             w = g.area_km2[idx]
             samples = np.sum(w * m.samples[idx])
-            row = {
+            row: dict[str, Any] = {
                 "region": name,
                 "baseline_routed_share": float(np.sum(w * base.served[idx]) / samples)
                 if samples else np.nan,

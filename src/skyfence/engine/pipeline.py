@@ -91,8 +91,8 @@ def iter_steps(ctx: RunContext, window: slice) -> Iterator[StepData]:
     step_ns = max(1, round(ctx.step_s * 1e9))
 
     def routed(t_utc: np.datetime64) -> bool:
-        i = int((np.datetime64(t_utc, "ns").astype(np.int64) - i0_ns) // step_ns)
-        return bool(net.routed(i))
+        i = int((np.asarray(t_utc, "datetime64[ns]").astype(np.int64) - i0_ns) // step_ns)
+        return net is not None and bool(net.routed(i))
 
     term = ctx.ground.terminal_index
     for k, cs in enumerate(iter_coverage(
@@ -267,9 +267,7 @@ def _tables(ctx: RunContext, out: dict[str, dict[str, Any]]) -> RunTables:
             row[f"availability_p{q}"] = float(a)
             row[f"mean_in_view_p{q}"] = float(m)
         if net is not None:
-            extra = dict(net["region_rows"][r])
-            extra.pop("region")
-            row.update(extra)
+            row.update({k: v for k, v in net["region_rows"][r].items() if k != "region"})
         rows.append(row)
     regions = pd.DataFrame(rows, columns=None if rows else ["region", "n_cells", "area_km2"])
 
@@ -294,7 +292,7 @@ def _tables(ctx: RunContext, out: dict[str, dict[str, Any]]) -> RunTables:
     term_frame = _series_frame(ctx, series, pol, net, np.arange(n_term), "terminal",
                                list(g.terminal_names), norad, rule_names)
     if series is not None and series.point.size > n_term:
-        names = list(ctx.stage("coverage").series_names[n_term:])
+        names = list(cov["series_names"][n_term:])
         extra["cells_timeseries"] = _series_frame(
             ctx, series, pol, None, np.arange(n_term, series.point.size), "h3_cell", names,
             norad, rule_names)
@@ -413,8 +411,8 @@ def _series_frame(ctx: RunContext, series: Any, pol: dict[str, Any] | None,
         routed = np.zeros((n_time, k), bool)
         routed[pos] = True
         frame["routed"] = routed.T.ravel()
-        gw = np.append(net["gateway_names"], None)
-        pops = np.append(net["pop_names"], None)
+        gw = np.array([*net["gateway_names"], None], dtype=object)
+        pops = np.array([*net["pop_names"], None], dtype=object)
         frame["path_norad_id"] = _norad(full_sat.T.ravel(), norad)
         frame["gateway"] = gw[full_gw.T.ravel()]
         frame["pop"] = pops[full_pop.T.ravel()]

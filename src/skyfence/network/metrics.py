@@ -195,7 +195,8 @@ class NetworkMetrics:
             self._first, self._first_counted = paths, c
         self._prev = paths
         self._prev_counted = c
-        row = {"t_utc": np.datetime64(t_utc, "ns"), "n_users": int(c.sum()),
+        row: dict[str, object] = {"t_utc": np.asarray(t_utc, "datetime64[ns]")[()],
+                                  "n_users": int(c.sum()),
                "n_served": int(idx.size), "n_bent_pipe": int((paths.bent_pipe & c).sum())}
         qs = np.percentile(rtt, self.percentiles) if rtt.size else [np.nan] * len(
             self.percentiles)
@@ -288,16 +289,20 @@ class NetworkMetrics:
         })
         if self.user_hist is not None:
             pq = histogram_percentiles(self.user_hist, self.edges, self.percentiles)
-            for k, q in enumerate(self.percentiles):
-                df[f"rtt_p{q:g}_ms"] = pq[:, k]
-        for col, counts, labels in (("main_gateway", self.user_gateway, gateway_names),
-                                    ("main_pop", self.user_pop, pop_names)):
+            for j, q in enumerate(self.percentiles):
+                df[f"rtt_p{q:g}_ms"] = pq[:, j]
+        mains: tuple[tuple[str, np.ndarray, Sequence[str] | None], ...] = (
+            ("main_gateway", self.user_gateway, gateway_names),
+            ("main_pop", self.user_pop, pop_names))
+        for col, counts, labels in mains:
             if counts.shape[1] == 0:
                 continue
             best = np.argmax(counts, axis=1)
             lab = (np.asarray(labels, dtype=object) if labels is not None
                    else np.arange(counts.shape[1]).astype(object))
-            df[col] = np.where(counts.max(axis=1) > 0, lab[best], None)
+            vals = lab[best].copy()
+            vals[counts.max(axis=1) == 0] = None
+            df[col] = vals
         return df
 
     def per_group(self) -> pd.DataFrame:

@@ -96,7 +96,7 @@ def series_dataset(
             v = f[col].astype(object).where(f[col].notna(), "").to_numpy(dtype=object)
             arr = v.reshape(n_s, n_t).astype(str)
         elif fill is not None:
-            s = pd.array(f[col], dtype="Int64")
+            s = f[col].astype("Int64")
             arr = s.to_numpy(dtype=np.int64, na_value=fill).reshape(n_s, n_t).astype(dtype)
         elif dtype == "int8":
             arr = grid(col).astype(bool).astype(np.int8)

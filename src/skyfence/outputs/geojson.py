@@ -74,12 +74,13 @@ def cells_feature_collection(
     if polygons is not None and len(polygons) != arr.size:
         raise InputError(f"need one polygon per cell ({arr.size}), got {len(polygons)}",
                          "polygons")
-    raw = polygons if polygons is not None else (cells_to_polygons(arr) if arr.size else [])
-    polys = shapely.orient_polygons(raw) if arr.size else []
+    raw: Any = polygons if polygons is not None else (
+        cells_to_polygons(arr) if arr.size else [])
+    polys: Any = shapely.orient_polygons(raw) if arr.size else []
     names = cells_to_str(arr) if arr.size else []
     features = []
     for i in range(arr.size):
-        p = {"h3_cell": names[i]}
+        p: dict[str, Any] = {"h3_cell": names[i]}
         for k, v in props.items():
             val = v[i]
             try:

@@ -173,6 +173,11 @@ def write_run(
         if "rtt_p50_ms" in cells.columns:
             layers.append(("rtt_p50_ms", "map_rtt", "magma_r", None, None,
                            "median RTT to the home PoP (served cells)", "RTT (ms)"))
+        if "rtt_change_mean_ms" in cells.columns:
+            layers.append(("rtt_change_mean_ms", "map_whatif_rtt", "Reds", 0.0, None,
+                           "what if: RTT added by the outages (mean)", "RTT change (ms)"))
+            layers.append(("routed_share_change", "map_whatif_routed", "RdBu", -1.0, 1.0,
+                           "what if: change in routed share", "routed share change"))
         for tag, sel in _clusters(cells, meta.get("focus_regions", [])):
             if sel.size == 0:
                 continue

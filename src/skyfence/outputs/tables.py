@@ -24,7 +24,7 @@ __all__ = [
 #: File types `write_table` writes.
 TABLE_SUFFIXES = (".parquet", ".csv")
 
-def norad_or_null(sat_index: ArrayLike, norad_ids: ArrayLike) -> pd.array:
+def norad_or_null(sat_index: ArrayLike, norad_ids: ArrayLike) -> pd.arrays.IntegerArray:
     """NORAD ids of satellite indices as a nullable ``Int64`` array (``<NA>`` where -1)."""
     idx = np.asarray(sat_index, dtype=np.int64).ravel()
     ids = np.asarray(norad_ids, dtype=np.int64)
@@ -63,7 +63,8 @@ def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(s):
             t = pd.DatetimeIndex(s)
             t = t.tz_convert("UTC").tz_localize(None) if t.tz is not None else t
-            frac = bool(np.any(t.asi8[~t.isna()] % 1_000_000_000))
+            missing = np.asarray(t.isna(), dtype=bool)
+            frac = bool(np.any(t.asi8[~missing] % 1_000_000_000))
             fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if frac else "%Y-%m-%dT%H:%M:%SZ"
-            out[col] = pd.Series(t.strftime(fmt), index=out.index).where(~t.isna(), None)
+            out[col] = pd.Series(t.strftime(fmt), index=out.index).where(~missing, None)
     return out
