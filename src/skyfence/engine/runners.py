@@ -6,7 +6,7 @@ chunks one after another here; `DaskRunner` runs them on a Dask distributed clus
 ``LocalCluster`` on this machine, or the address of a running scheduler: ``dask scheduler`` on
 one host and ``dask worker tcp://HOST:8786`` on each) and merges results as they complete.
 
-What makes Dask pay (measured; see ``bench/dask.py``):
+What makes Dask pay (measured; see ``bench/parallel.py``):
 
 - the run's context (constellation, ground, policy, visibility index) is shipped to each worker
   once (``scatter(..., broadcast=True)``) instead of with every chunk, so no worker rebuilds it;
