@@ -144,7 +144,7 @@ def _iso(t: np.datetime64) -> str:
 
 def _intervals(t: np.ndarray, step_s: float, mask: np.ndarray) -> list[tuple[str, str]]:
     """[start, end) intervals of the runs of True in ``mask`` (one entry per time step)."""
-    ends = np.append(t[1:], t[-1] + np.timedelta64(int(round(step_s * 1e9)), "ns"))
+    ends = np.append(t[1:], t[-1] + np.timedelta64(round(step_s * 1e9), "ns"))
     out = []
     m = np.asarray(mask, bool)
     i = 0
@@ -180,7 +180,7 @@ def build_czml(scene: SceneData):
 
     t = np.asarray(scene.t_utc, "datetime64[ns]")
     start = _iso(t[0])
-    end = _iso(t[-1] + np.timedelta64(int(round(scene.step_s * 1e9)), "ns"))
+    end = _iso(t[-1] + np.timedelta64(round(scene.step_s * 1e9), "ns"))
     span_s = (t[-1] - t[0]) / np.timedelta64(1, "s")
     packets = [Packet(
         id="document", name=scene.title, version="1.0",
@@ -214,7 +214,8 @@ def build_czml(scene: SceneData):
             point=Point(pixelSize=9 if s.kind != "terminal" else 11, color=Color(rgba=color),
                         outlineColor=Color(rgba=[0, 0, 0, 255]), outlineWidth=1),
             label=Label(text=s.name, font="12px sans-serif", fillColor=Color(rgba=color),
-                        pixelOffset=Cartesian2Value(values=[12, -12]), show=s.kind != "station" or len(scene.sites) < 40)))
+                        pixelOffset=Cartesian2Value(values=[12, -12]),
+                        show=s.kind != "station" or len(scene.sites) < 40)))
     # Paths: one polyline per distinct node sequence, shown while in use.
     for j, p in enumerate(scene.paths):
         color = list(_PATH_COLORS[j % len(_PATH_COLORS)])

@@ -329,63 +329,57 @@ def _padded(cand: LinkCandidates, n_gs: int, row_of_sat: np.ndarray
 
 def _fstate_over_isls(topo: _Topology, isl_m: np.ndarray, cand: LinkCandidates,
                       sat_if_of_gs: np.ndarray) -> np.ndarray:
-    """Forwarding entries (n_sat * n_gs + n_gs * (n_gs - 1), 3) without ground relays."""
+    """Forwarding entries (n_sat * n_gs + n_gs * (n_gs - 1), 3) without ground relays.
+
+    One Dijkstra search per destination station, from a source node linked to the station's
+    satellites in range by edges of their range (edges only leave it, so it is never
+    transit): ``best[g, s]`` = min over b in range of g of (ISL distance s..b + range of b),
+    satgenpy's ``dist_satellite_to_ground_station``.
+    """
     n_sat, n_gs = topo.n_sat, topo.n_gs
+    n = n_sat + n_gs
     pairs = topo.isls
-    graph = sp.csr_matrix((np.concatenate([isl_m, isl_m]),
-                           (np.concatenate([pairs[:, 0], pairs[:, 1]]),
-                            np.concatenate([pairs[:, 1], pairs[:, 0]]))), shape=(n_sat, n_sat))
-    sources = np.unique(cand.sat)
-    row_of_sat = np.full(n_sat, -1, np.int64)
-    row_of_sat[sources] = np.arange(sources.size)
-    dist = (dijkstra(graph, directed=True, indices=sources) if sources.size
-            else np.zeros((0, n_sat)))
-    pad_sat, pad_row, pad_d = _padded(cand, n_gs, row_of_sat)
-    kmax = pad_sat.shape[1]
-    # Satellite -> station: best destination satellite (first minimum = lowest id).
+    rho = cand.range_km * 1000.0
+    graph = sp.csr_matrix((np.concatenate([isl_m, isl_m, rho]),
+                           (np.concatenate([pairs[:, 0], pairs[:, 1], n_sat + cand.point]),
+                            np.concatenate([pairs[:, 1], pairs[:, 0], cand.sat]))),
+                          shape=(n, n))
+    has = np.flatnonzero(np.bincount(cand.point, minlength=n_gs) > 0)
     best = np.full((n_gs, n_sat), np.inf)
-    dst_row = np.zeros((n_gs, n_sat), np.int64)
-    dst_sat = np.full((n_gs, n_sat), -1, np.int64)
-    block = max(1, _BLOCK_CELLS // max(kmax * n_sat, 1))
-    for g0 in range(0, n_gs, block):
-        g = slice(g0, min(g0 + block, n_gs))
-        rows = pad_row[g]
-        cost = dist[np.maximum(rows, 0)] + pad_d[g][:, :, None]
-        cost[rows < 0] = np.inf
-        k = np.argmin(cost, axis=1)
-        best[g] = np.take_along_axis(cost, k[:, None, :], axis=1)[:, 0, :]
-        dst_row[g] = np.take_along_axis(rows, k, axis=1)
-        dst_sat[g] = np.take_along_axis(pad_sat[g], k, axis=1)
+    if has.size:
+        best[has] = dijkstra(graph, directed=True, indices=n_sat + has)[:, :n_sat]
     reach = np.isfinite(best)
-    cur = np.arange(n_sat)[None, :]
-    at_dst = reach & (dst_sat == cur)
+    # A satellite in range whose own range is the best total hands over to the station.
+    at_dst = np.zeros((n_gs, n_sat), bool)
+    at_dst[cand.point, cand.sat] = rho <= best[cand.point, cand.sat]
     hop = np.full((n_gs, n_sat, 3), -1, np.int64)
     gs_node = (n_sat + np.arange(n_gs))[:, None]
     hop[..., 0] = np.where(at_dst, gs_node, hop[..., 0])
     hop[..., 1] = np.where(at_dst, topo.num_isls[None, :] + sat_if_of_gs[:, None], hop[..., 1])
     hop[..., 2] = np.where(at_dst, 0, hop[..., 2])
-    # Next hop towards the destination satellite: first neighbour (interface order) minimising
-    # link length + its distance to the destination satellite.
+    # Otherwise: the first neighbour (interface order) minimising link length + its distance
+    # to the station.
     need = reach & ~at_dst
     nb = topo.nb
-    nb_ok = nb >= 0
-    w_nb = np.where(nb_ok, isl_m[np.maximum(topo.nb_isl, 0)], np.inf)
+    w_nb = np.where(nb >= 0, isl_m[np.maximum(topo.nb_isl, 0)], np.inf)
     deg = nb.shape[1]
     block = max(1, _BLOCK_CELLS // max(deg * n_sat, 1))
     nb_safe = np.maximum(nb, 0)
     for g0 in range(0, n_gs, block):
         g = slice(g0, min(g0 + block, n_gs))
-        vals = w_nb[None, :, :] + dist[dst_row[g][:, :, None], nb_safe[None, :, :]]
+        vals = w_nb[None, :, :] + best[g][:, nb_safe]
         kk = np.argmin(vals, axis=2)
-        sel = need[g]
-        gi, si = np.nonzero(sel)
+        gi, si = np.nonzero(need[g])
         kq = kk[gi, si]
-        hop[g][gi, si, 0] = nb[si, kq]
-        hop[g][gi, si, 1] = kq
-        hop[g][gi, si, 2] = topo.rev_if[si, kq]
+        blk = hop[g]
+        blk[gi, si, 0] = nb[si, kq]
+        blk[gi, si, 1] = kq
+        blk[gi, si, 2] = topo.rev_if[si, kq]
     sat_to_gs = hop.transpose(1, 0, 2).reshape(-1, 3)
-    # Station -> station: the source satellite minimising range + its distance to the
+    # Station -> station: the satellite in range minimising range + its distance to the
     # destination station (first minimum = lowest id).
+    pad_sat, _, pad_d = _padded(cand, n_gs, np.zeros(n_sat, np.int64))
+    kmax = pad_sat.shape[1]
     gs_to_gs = np.full((n_gs, n_gs, 3), -1, np.int64)
     block = max(1, _BLOCK_CELLS // max(kmax * n_gs, 1))
     for g0 in range(0, n_gs, block):
@@ -581,6 +575,8 @@ class DynamicStateSummary:
         Forwarding entries in a full state.
     compute_s : tuple of float
         Seconds per step (shortest paths and selection; propagation and writing excluded).
+    wall_s : tuple of float
+        Seconds per step, everything included (propagation of its chunk shared out).
     total_s : float
         Wall time of the whole run, s.
     """
@@ -591,6 +587,7 @@ class DynamicStateSummary:
     fstate_lines: tuple[int, ...]
     n_entries: int
     compute_s: tuple[float, ...]
+    wall_s: tuple[float, ...] = ()
     total_s: float = field(default=0.0)
 
 
@@ -648,7 +645,8 @@ def write_dynamic_state(
     bw_keys, _ = algo.bandwidth(_Topology.of(net), ifs, LinkCandidates.empty())
     prev_fs: np.ndarray | None = None
     prev_bw: np.ndarray | None = None
-    ts, lines, comp = [], [], []
+    ts, lines, comp, wall = [], [], [], []
+    t_prev = time.perf_counter()
     for i, st in enumerate(iter_dynamic_state(net, algo, dur, stp, link_rule=link_rule)):
         if prev_fs is None:
             changed = np.ones(keys.shape[0], bool)
@@ -668,10 +666,13 @@ def write_dynamic_state(
         ts.append(st.t_ns)
         lines.append(int(changed.sum()))
         comp.append(st.compute_s)
+        now = time.perf_counter()
+        wall.append(now - t_prev)
+        t_prev = now
         if on_step is not None:
             on_step(i + 1, n_steps)
     return DynamicStateSummary(out, algo.name, tuple(ts), tuple(lines), int(keys.shape[0]),
-                               tuple(comp), time.perf_counter() - t_start)
+                               tuple(comp), tuple(wall), time.perf_counter() - t_start)
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,10 +20,19 @@ import shutil
 import threading
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar
 
 from ..errors import InputError, OfflineError
-from .czml import _KIND_COLORS, _PATH_COLORS, STATUS_COLORS, STATUS_NAMES, SceneData, \
-    boundaries_geojson, validate_czml, write_czml
+from .czml import (
+    _KIND_COLORS,
+    _PATH_COLORS,
+    STATUS_COLORS,
+    STATUS_NAMES,
+    SceneData,
+    boundaries_geojson,
+    validate_czml,
+    write_czml,
+)
 
 __all__ = [
     "CESIUM_VERSION",
@@ -139,11 +148,12 @@ def write_viewer(scene: SceneData, out_dir: str | os.PathLike[str], *, link_cesi
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
-                      ".czml": "application/json", ".geojson": "application/json",
-                      ".js": "text/javascript", ".wasm": "application/wasm"}
+    extensions_map: ClassVar[dict[str, str]] = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".czml": "application/json", ".geojson": "application/json",
+        ".js": "text/javascript", ".wasm": "application/wasm"}
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
