@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..policy import BLOCKED, SERVED, UNCOVERED
 
 __all__ = [
     "STATUS_COLORS",
@@ -46,9 +47,10 @@ __all__ = [
 ]
 
 #: Status codes of `skyfence.policy.service_status` and their names.
-STATUS_NAMES = {0: "served", 1: "blocked", 2: "uncovered"}
+STATUS_NAMES = {SERVED: "served", BLOCKED: "blocked", UNCOVERED: "uncovered"}
 #: RGBA per status (served green, blocked red, uncovered grey), translucent.
-STATUS_COLORS = {0: (46, 204, 113, 150), 1: (231, 76, 60, 150), 2: (127, 140, 141, 110)}
+STATUS_COLORS = {SERVED: (46, 204, 113, 150), BLOCKED: (231, 76, 60, 150),
+                 UNCOVERED: (127, 140, 141, 110)}
 _KIND_COLORS = {"gateway": (241, 196, 15, 255), "pop": (155, 89, 182, 255),
                 "terminal": (52, 152, 219, 255), "station": (230, 126, 34, 255)}
 _SAT_COLOR = (236, 240, 241, 230)

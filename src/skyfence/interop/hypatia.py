@@ -795,6 +795,12 @@ class ExportReport:
         +Grid pairs written, and pairs dropped for exceeding ``max_isl_length_m`` in the window.
     renumbered : bool
         Catalogue numbers replaced by satellite id + 1 (some did not fit 5 digits).
+    dropped : tuple of str
+        Satellites left out: SGP4 cannot propagate them over the window (decayed, bad sets)
+        or their refit strays more than ``max_fit_error_km``.
+    poorly_fitted : tuple of str
+        Up to five written satellites whose refit differs by more than 1 km, with the
+        difference.
     """
 
     epoch_utc: np.datetime64
@@ -805,6 +811,8 @@ class ExportReport:
     isls_kept: int
     isls_dropped: int
     renumbered: bool
+    dropped: tuple[str, ...] = ()
+    poorly_fitted: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
         """Human-readable summary lines, approximations stated."""
@@ -814,13 +822,24 @@ class ExportReport:
                        f"position difference over the fit span {self.fit_max_error_km * 1e3:,.0f}"
                        " m")
         for label, n, mask, rs, rng in self.shells:
-            out.append(f"shell {label or '(unlabelled)'}: {n:,} satellites, mask {mask:g} deg "
-                       f"-> range {rng:,.3f} km at radius {rs:,.1f} km")
+            if label:
+                out.append(f"shell {label}: {n:,} satellites, mask {mask:g} deg -> range "
+                           f"{rng:,.3f} km at radius {rs:,.1f} km")
+            else:
+                out.append(f"{n:,} satellites in no shell, mask {mask:g} deg -> each its own "
+                           f"range (up to {rng:,.3f} km) from its own radius")
         out.append(f"approximation: masks translated to ranges on a sphere of the stations' "
                    f"mean geocentric radius {self.site_radius_km:,.3f} km; Hypatia keeps one "
                    "range (the largest), so lower shells get slightly lower elevations")
         out.append(f"ISLs: {self.isls_kept:,} written, {self.isls_dropped:,} dropped (longer "
                    "than max_isl_length_m somewhere in the window)")
+        if self.dropped:
+            shown = ", ".join(self.dropped[:5]) + (" ..." if len(self.dropped) > 5 else "")
+            out.append(f"{len(self.dropped):,} satellites left out (SGP4 fails over the window, "
+                       f"or the refit strays too far): {shown}")
+        if self.poorly_fitted:
+            out.append("refit worse than 1 km (low, drag-dominated orbits far from their "
+                       f"epoch): {', '.join(self.poorly_fitted)}")
         if self.renumbered:
             out.append("catalogue numbers replaced by satellite id + 1 (the originals are in "
                        f"{SIDECAR})")
@@ -921,6 +940,7 @@ def network_from_constellation(
     max_isl_length_m: float | None = None,
     laser_range_km: float = 5000.0,
     window_s: float = 200.0,
+    max_fit_error_km: float = 5.0,
     algorithm: str = "algorithm_free_one_only_over_isls",
     name: str | None = None,
 ) -> tuple[HypatiaNetwork, ExportReport]:
@@ -939,26 +959,33 @@ def network_from_constellation(
         Elevation mask per satellite (e.g. `skyfence.coverage.elevation_masks`), translated to
         a range per shell on a sphere of the stations' mean geocentric radius.
     isls : int array (m, 2), optional
-        Laser pairs; default the +Grid of `skyfence.network.PlusGrid.from_constellation`.
+        Laser pairs (satellite indices of ``constellation``); default the +Grid of
+        `skyfence.network.PlusGrid.from_constellation` between laser-capable satellites.
     max_isl_length_m : float, optional
         Default: the shorter of ``laser_range_km`` and the chord that grazes 80 km above the
         WGS-84 equator from the lowest satellite.
     window_s : float
         Window (s from the epoch) over which ISLs must stay within ``max_isl_length_m``, and
         the span of the epoch refit (at least two orbits).
+    max_fit_error_km : float
+        Satellites whose written element set strays further than this from the original over
+        the span (low, drag-dominated orbits far from their own epoch) are left out.
     algorithm : str
         Dynamic-state algorithm the ``gsl_interfaces_info.txt`` is laid out for.
+
+    Returns
+    -------
+    (HypatiaNetwork, ExportReport)
+        Satellites left out are listed in the report.
     """
+    from ..network import PlusGrid, laser_capable_by_launch_year
     from ..orbits import propagate, recover_shells
     from .hypatia_state import get_algorithm
 
     algo = get_algorithm(algorithm)
-    n = len(constellation)
-    if n == 0:
+    n0 = len(constellation)
+    if n0 == 0:
         raise InputError("the constellation is empty", "constellation")
-    if n > 99_999:
-        raise InputError(f"{n:,} satellites do not fit TLE catalogue numbers (99,999 at most)",
-                         "constellation")
     lat = np.atleast_1d(np.asarray(ground_lat_deg, float))
     lon = np.atleast_1d(np.asarray(ground_lon_deg, float))
     alt_m = np.broadcast_to(np.asarray(ground_alt_m, float), lat.shape)
@@ -974,104 +1001,140 @@ def network_from_constellation(
     if epoch < np.datetime64("2000-01-01") or epoch >= np.datetime64("2057-01-01"):
         raise InputError(f"epoch {epoch} is outside 2000-2056: TLE years have two digits and "
                          "satgenpy reads them as 20YY", "epoch")
+    masks0 = np.broadcast_to(np.asarray(min_elevation_deg, float), (n0,)).copy()
+    # Shells: labels, else recovered from the elements (the unclustered get their own radius).
+    labels0 = np.asarray(constellation.shell, dtype=object)
+    if not any(labels0):
+        idx = recover_shells(constellation).shell_index
+        labels0 = np.array([f"shell{i}" if i >= 0 else "" for i in idx], dtype=object)
+    # Lasers, in the original indexing.
+    if isls is None:
+        pairs0 = PlusGrid.from_constellation(constellation, epoch).pairs
+        cap = laser_capable_by_launch_year(constellation)
+        pairs0 = pairs0[cap[pairs0[:, 0]] & cap[pairs0[:, 1]]]
+    else:
+        pairs0 = np.sort(np.asarray(isls, np.int64).reshape(-1, 2), axis=1)
+        if pairs0.size and (pairs0.min() < 0 or pairs0.max() >= n0):
+            raise InputError(f"ISL references satellite {int(pairs0.max())} of {n0}", "isls")
     # One common epoch: keep the sets already at it, refit the others.
-    epochs = constellation.epochs_utc
-    at_epoch = epochs == epoch
     period_s = 86400.0 / np.array([s.no_kozai * 1440.0 / (2 * np.pi)
                                    for s in constellation.satrecs])
     span = max(float(window_s), 2.0 * float(period_s.max()))
+    check_t = epoch + (np.linspace(0.0, span, 9) * 1e9).astype("timedelta64[ns]")
+    ref = propagate(constellation, check_t, frame="TEME")
+    valid = (ref.error_code == 0).all(axis=1)  # SGP4 works over the window
     satrecs = list(constellation.satrecs)
-    refit_idx = np.flatnonzero(~at_epoch)
+    refit_idx = np.flatnonzero((constellation.epochs_utc != epoch) & valid)
     if refit_idx.size:
-        fitted = _refit([satrecs[i] for i in refit_idx], epoch, span)
-        for i, s in zip(refit_idx, fitted, strict=True):
+        for i, s in zip(refit_idx, _refit([satrecs[i] for i in refit_idx], epoch, span),
+                        strict=True):
             satrecs[i] = s
-    renumber = bool(np.any(constellation.norad_ids > 99_999) or np.any(
-        constellation.norad_ids < 1))
+    renumber = bool(np.any(constellation.norad_ids > 99_999)
+                    or np.any(constellation.norad_ids < 1) or n0 > 99_999)
+    lines = [_tle_lines(sat, k + 1 if renumber else int(constellation.norad_ids[k]),
+                        str(getattr(constellation.satrecs[k], "intldesg", "") or ""))
+             for k, sat in enumerate(satrecs)]
+    # What the file states against the originals (refit and TLE rounding).
+    written = parse_tle_text("\n".join(f"{a}\n{b}" for a, b in lines), source="export",
+                             skip_invalid=True)
+    err_km = np.full(n0, np.inf)
+    if len(written) == n0:
+        got = propagate(written, check_t, frame="TEME")
+        d = np.linalg.norm(ref.r_km - got.r_km, axis=-1).max(axis=1)
+        err_km = np.where(np.isfinite(d) & (got.error_code == 0).all(axis=1), d, np.inf)
+    keep = valid & (err_km <= max_fit_error_km)
+    if not keep.any():
+        raise InputError("no satellite can be written: SGP4 fails over the window or the "
+                         f"refit strays more than {max_fit_error_km} km", "constellation")
+    dropped = tuple(f"{constellation.names[k]}" + ("" if not valid[k] else
+                                                   f" (refit {err_km[k]:,.1f} km)")
+                    for k in np.flatnonzero(~keep))
+    kept_idx = np.flatnonzero(keep)
+    if kept_idx.size > 99_999:
+        raise InputError(f"{kept_idx.size:,} satellites do not fit TLE catalogue numbers "
+                         "(99,999 at most)", "constellation")
+    if not renumber and np.unique(constellation.norad_ids[kept_idx]).size != kept_idx.size:
+        renumber = True
+    sub = constellation.subset(kept_idx) if not keep.all() else constellation
+    new_index = np.full(n0, -1, np.int64)
+    new_index[kept_idx] = np.arange(kept_idx.size)
     label = _key(name or constellation.name or "skyfence")
     tles = []
-    for k, sat in enumerate(satrecs):
-        num = k + 1 if renumber else int(constellation.norad_ids[k])
-        desg = str(getattr(constellation.satrecs[k], "intldesg", "") or "")
-        l1, l2 = _tle_lines(sat, num, desg)
-        tles.append((f"{label} {k}", l1, l2))
-    # Position difference between the original sets and what the file states.
-    check_t = epoch + (np.linspace(0.0, span, 9) * 1e9).astype("timedelta64[ns]")
-    written = parse_tle_text("\n".join(f"{a}\n{b}" for _, a, b in tles), source="export")
-    ref = propagate(constellation, check_t, frame="TEME").r_km
-    got = propagate(written, check_t, frame="TEME").r_km
-    fit_err = float(np.nanmax(np.linalg.norm(ref - got, axis=-1)))
-    # Shells: labels, else recovered shells; masks -> ranges on the stations' sphere.
-    masks = np.broadcast_to(np.asarray(min_elevation_deg, float), (n,))
-    shell_lab = np.asarray(constellation.shell, dtype=object)
-    if not any(shell_lab):
-        idx = recover_shells(constellation).shell_index
-        shell_lab = np.array([f"shell{i}" if i >= 0 else f"sat{k}"
-                              for k, i in enumerate(idx)], dtype=object)
-    radius = np.array([s.a * s.radiusearthkm for s in satrecs])
+    for j, k in enumerate(kept_idx):
+        l1, l2 = lines[k]
+        if renumber:
+            l1, l2 = _renumber(l1, j + 1), _renumber(l2, j + 1)
+        tles.append((f"{label} {j}", l1, l2))
+    n = kept_idx.size
+    sat_r = np.array([satrecs[k].a * satrecs[k].radiusearthkm for k in kept_idx])
+    masks = masks0[kept_idx]
+    labels = labels0[kept_idx]
+    # Masks -> ranges on the stations' sphere, per shell (unclustered: their own radius).
     site_r = float(np.linalg.norm(geodetic_to_itrs(lat, lon, alt_m / 1000.0).reshape(-1, 3),
                                   axis=1).mean())
+    ranges_km = np.asarray(range_rule_for_mask(masks, sat_r, site_radius_km=site_r)
+                           .max_range_km, float).reshape(-1)
     shells = []
     extra = [("skyfence_epoch_utc", f"{np.datetime_as_string(epoch, unit='ns')}Z"),
              ("skyfence_range_rule", f"elevation mask translated per shell on a sphere of "
               f"radius {site_r:.3f} km")]
-    ranges_km = np.zeros(n)
-    for lab in dict.fromkeys(shell_lab.tolist()):
-        sel = shell_lab == lab
+    for lab in dict.fromkeys(labels.tolist()):
+        sel = labels == lab
         for mask in np.unique(masks[sel]):
             sm = sel & (masks == mask)
-            rs = float(radius[sm].mean())
-            rng = float(np.asarray(range_rule_for_mask(mask, rs, site_radius_km=site_r)
-                                   .max_range_km))
-            ranges_km[sm] = rng
+            if lab:
+                rs = float(sat_r[sm].mean())
+                rng = float(np.asarray(range_rule_for_mask(mask, rs, site_radius_km=site_r)
+                                       .max_range_km))
+                ranges_km[sm] = rng
+            else:
+                rs, rng = float(sat_r[sm].mean()), float(ranges_km[sm].max())
             shells.append((str(lab), int(sm.sum()), float(mask), rs, rng))
-    if len(shells) <= 16:
-        for lab, _, _, _, rng in shells:
+    for lab, _, _, _, rng in shells:
+        if lab and len(shells) <= 32:
             extra.append((f"skyfence_max_gsl_length_m.{_key(lab)}", f"{rng * 1000.0:.10f}"))
-    max_gsl_m = float(ranges_km.max()) * 1000.0
-    # ISLs: +Grid by default; drop pairs that leave max_isl_length_m within the window.
-    if isls is None:
-        from ..network import PlusGrid, laser_capable_by_launch_year
-
-        pairs = PlusGrid.from_constellation(constellation, epoch).pairs
-        cap = laser_capable_by_launch_year(constellation)
-        pairs = pairs[cap[pairs[:, 0]] & cap[pairs[:, 1]]]
-    else:
-        pairs = np.asarray(isls, np.int64).reshape(-1, 2)
-        if pairs.size and (pairs.min() < 0 or pairs.max() >= n):
-            raise InputError(f"ISL references satellite {int(pairs.max())} of {n}", "isls")
-        pairs = np.sort(pairs, axis=1)
+    # ISLs between written satellites; drop pairs that leave max_isl_length_m in the window.
+    pairs = new_index[pairs0]
+    pairs = pairs[(pairs >= 0).all(axis=1)]
     if max_isl_length_m is None:
-        r_low = float(min(s.a * (1.0 - s.ecco) * s.radiusearthkm for s in satrecs))
+        r_low = float(min(satrecs[k].a * (1.0 - satrecs[k].ecco) * satrecs[k].radiusearthkm
+                          for k in kept_idx))
         chord = 2.0 * math.sqrt(max(r_low**2 - (WGS84_A_KM + _ISL_MIN_ALTITUDE_KM) ** 2, 0.0))
         max_isl_length_m = min(laser_range_km, chord) * 1000.0
-    keep = np.ones(pairs.shape[0], bool)
+    ok_isl = np.ones(pairs.shape[0], bool)
     if pairs.size:
+        written_kept = written.subset(kept_idx) if not keep.all() else written
         n_t = int(min(max(window_s / 30.0, 2), 400))
         t_win = epoch + (np.linspace(0.0, window_s, n_t) * 1e9).astype("timedelta64[ns]")
-        r = propagate(written, t_win, frame="TEME").r_km
-        d = np.linalg.norm(r[pairs[:, 0]] - r[pairs[:, 1]], axis=-1) * 1000.0
-        keep = np.all(d <= max_isl_length_m, axis=1)
-    kept = pairs[keep]
-    n_gs = len(stations)
-    ifs = algo.default_interfaces(n, n_gs)
-    info = tuple((int(constellation.norad_ids[k]), str(constellation.names[k]),
-                  str(shell_lab[k]), int(constellation.plane[k]), int(constellation.slot[k]))
-                 for k in range(n))
-    plane = constellation.plane
-    slot = constellation.slot
-    p_count = int(plane.max()) + 1 if (plane >= 0).all() else 0
-    regular = (p_count > 1 and len(set(constellation.shell)) == 1
-               and np.array_equal(np.arange(n), plane * (n // p_count) + slot)
-               and n % p_count == 0)
+        r = propagate(written_kept, t_win, frame="TEME").r_km
+        dist_m = np.linalg.norm(r[pairs[:, 0]] - r[pairs[:, 1]], axis=-1) * 1000.0
+        ok_isl = np.all(dist_m <= max_isl_length_m, axis=1)
+    kept_pairs = pairs[ok_isl]
+    info = tuple((int(sub.norad_ids[j]), str(sub.names[j]), str(labels[j]), int(sub.plane[j]),
+                  int(sub.slot[j])) for j in range(n))
+    plane, slot = sub.plane, sub.slot
+    p_count = int(plane.max()) + 1 if n and (plane >= 0).all() else 0
+    regular = (p_count > 1 and n % p_count == 0 and len(set(sub.shell)) == 1
+               and np.array_equal(np.arange(n), plane * (n // p_count) + slot))
     header = (p_count, n // p_count) if regular else (1, n)
+    max_gsl_m = float(ranges_km.max()) * 1000.0
     net = HypatiaNetwork(header[0], header[1], tuple(tles),
-                         tuple((int(a), int(b)) for a, b in kept), stations,
+                         tuple((int(a), int(b)) for a, b in kept_pairs), stations,
                          _quantize10(max_gsl_m), _quantize10(float(max_isl_length_m)),
-                         tuple(ifs), tuple(extra), info)
-    report = ExportReport(epoch, int(refit_idx.size), fit_err, tuple(shells), site_r,
-                          int(kept.shape[0]), int((~keep).sum()), renumber)
+                         tuple(algo.default_interfaces(n, len(stations))), tuple(extra), info)
+    fit_err = float(err_km[kept_idx].max())
+    poor = tuple(f"{constellation.names[k]} ({err_km[k]:,.1f} km)"
+                 for k in kept_idx[np.argsort(-err_km[kept_idx])][:5] if err_km[k] > 1.0)
+    report = ExportReport(epoch, int(np.isin(refit_idx, kept_idx).sum()), fit_err,
+                          tuple(shells), site_r, int(kept_pairs.shape[0]),
+                          int((~ok_isl).sum()), renumber, dropped, poor)
     return net, report
+
+
+def _renumber(line: str, satnum: int) -> str:
+    """A TLE line with another catalogue number (checksum recomputed)."""
+    body = line[:2] + f"{satnum:05d}" + line[7:68]
+    return body + str(_checksum(body))
 
 
 def _quantize10(x: float) -> float:

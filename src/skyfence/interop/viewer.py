@@ -50,8 +50,9 @@ _CESIUM_PARTS = ("Cesium.js", "Assets", "ThirdParty", "Widgets", "Workers")
 
 
 def cesium_install_command() -> str:
-    """The shell command that installs npm ``cesium`` (with world-atlas: one npm prefix, so
-    neither install removes the other) into the user cache."""
+    """The shell command that installs npm ``cesium`` into the user cache, naming world-atlas
+    too: ``npm install --no-save`` removes packages of the prefix that an install does not
+    name (add any other package installed there, or run ``make setup``)."""
     from ..ground import WORLD_ATLAS_VERSION, cache_dir
 
     return (f"npm install --prefix {cache_dir() / 'npm'} --no-save --no-audit --no-fund "

@@ -24,10 +24,11 @@ along an eccentric orbit), on the site's geocentric radius (6,356.8 km at the po
 6,378.1 km at the equator on WGS-84) and on the site's height, and the WGS-84 local horizon
 is tilted by up to 0.19 deg from the geocentric one. Hypatia's Starlink-550 range,
 1,089.686 km (``sqrt(940.7**2 + 550**2)`` km: a 940.7 km cone radius at 550 km), is 26.2 deg
-of elevation at 550 km but 23.6 deg at the ~509 km its TLEs actually fly (15.19 rev/day), and
-it moves by a few tenths of a degree between the equator and the poles: no single mask
-reproduces it. `range_rule_for_mask` translates a mask into a range per shell on a sphere of
-a stated radius, and says so.
+of elevation at 550 km but 23.6 deg at the ~509 km its TLEs actually fly (15.19 rev/day, a
+sphere of 6,378.135 km), and on WGS-84 it is 23.6 deg for a sea-level site at the equator but
+24.7 deg at 60 deg latitude and 24.9 deg at the poles: no single mask reproduces it.
+`range_rule_for_mask` translates a mask into a range per shell on a sphere of a stated radius,
+and says so.
 
 Both rules return `LinkCandidates`: ``(point, sat, range_km)`` arrays sorted by point then
 satellite, so they can feed `skyfence.network.Router.between_sites` or a Hypatia dynamic
