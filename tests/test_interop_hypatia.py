@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import itertools
 import math
-import random
 from pathlib import Path
 
 import networkx as nx
 import numpy as np
 import pytest
-from sgp4.api import WGS72, Satrec
-from sgp4.exporter import export_tle
+from sgp4.api import Satrec
 from skyfield.api import EarthSatellite, load, wgs84
 from skyfield.framelib import itrs
 from typer.testing import CliRunner
 
+from hypatia_tiny import (
+    MAX_GSL_M,
+    N_GS,
+    N_ORB,
+    N_PER,
+    N_SAT,
+    STATIONS,
+    isls_shuffled,
+    write_tiny,
+)
 from skyfence.cli import app
 from skyfence.earth import SPEED_OF_LIGHT_KM_S
 from skyfence.errors import InputError
@@ -39,64 +47,8 @@ from skyfence.orbits import preset, propagate
 runner = CliRunner()
 
 ONE_METRE = 1.0
-# The tiny network: 6 orbits x 8 satellites at 1,200 km, 60 deg, five stations far apart.
-N_ORB, N_PER = 6, 8
-N_SAT = N_ORB * N_PER
-ALT_KM = 1200.0
-MU_WGS72 = 398600.8
-EPOCH_DAYS_1949 = 2460370.5 - 2433281.5  # 2024-03-01 00:00 UTC (JD 2460370.5)
-STATIONS = [("Madrid", 40.4168, -3.7038, 650.0), ("Nairobi", -1.2921, 36.8219, 1795.0),
-            ("Tokyo", 35.6762, 139.6503, 40.0), ("New-York", 40.7128, -74.006, 10.0),
-            ("Sydney", -33.8688, 151.2093, 58.0),
-            # Never in range of a 60 deg shell: its traffic is dropped.
-            ("Amundsen-Scott", -89.99, 0.0, 2835.0)]
-N_GS = len(STATIONS)
-MAX_GSL_M = 3_000_000.0
-MAX_ISL_M = 9_000_000.0
 STEP_S = 60
 N_STEPS = 4
-
-
-def _tle_lines(sid: int, raan_deg: float, ma_deg: float) -> tuple[str, str]:
-    a = 6378.135 + ALT_KM
-    no_kozai = math.sqrt(MU_WGS72 / a**3) * 60.0
-    sat = Satrec()
-    sat.sgp4init(WGS72, "i", sid + 1, EPOCH_DAYS_1949, 0.0, 0.0, 0.0, 1e-4, 0.0,
-                 math.radians(60.0), math.radians(ma_deg), no_kozai, math.radians(raan_deg))
-    return export_tle(sat)
-
-
-def _isls_shuffled() -> list[tuple[int, int]]:
-    pairs = []
-    for i in range(N_ORB):
-        for j in range(N_PER):
-            s = i * N_PER + j
-            for t in (i * N_PER + (j + 1) % N_PER, ((i + 1) % N_ORB) * N_PER + j):
-                pairs.append((min(s, t), max(s, t)))
-    random.Random(7).shuffle(pairs)  # interface numbers then depend on the file order
-    return pairs
-
-
-def write_tiny(folder: Path, *, isls: bool = True, interfaces: list[str] | None = None) -> Path:
-    """A Hypatia directory written with plain Python (basic ground-station format)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    lines = [f"{N_ORB} {N_PER}"]
-    for i in range(N_ORB):
-        for j in range(N_PER):
-            sid = i * N_PER + j
-            l1, l2 = _tle_lines(sid, i * 360.0 / N_ORB, j * 360.0 / N_PER + (i % 2) * 22.5)
-            lines += [f"Tiny {sid}", l1, l2]
-    (folder / "tles.txt").write_text("\n".join(lines) + "\n")
-    (folder / "isls.txt").write_text(
-        "".join(f"{a} {b}\n" for a, b in (_isls_shuffled() if isls else [])))
-    (folder / "ground_stations.txt").write_text("".join(
-        f"{g},{n},{la},{lo},{el}\n" for g, (n, la, lo, el) in enumerate(STATIONS)))
-    (folder / "description.txt").write_text(
-        f"max_gsl_length_m={MAX_GSL_M:.10f}\nmax_isl_length_m={MAX_ISL_M:.10f}\n")
-    rows = interfaces or ["1,1.000000"] * (N_SAT + N_GS)
-    (folder / "gsl_interfaces_info.txt").write_text(
-        "".join(f"{k},{r}\n" for k, r in enumerate(rows)))
-    return folder
 
 
 # --- an fstate reader written from Hypatia's documented format -----------------------------
@@ -147,7 +99,7 @@ def skyfield_positions_m(folder: Path, t_s: float) -> np.ndarray:
 def interfaces_from_file_order() -> tuple[dict, list[int]]:
     counts = [0] * N_SAT
     ifs = {}
-    for a, b in _isls_shuffled():
+    for a, b in isls_shuffled():
         ifs[(a, b)] = counts[a]
         ifs[(b, a)] = counts[b]
         counts[a] += 1
@@ -182,7 +134,7 @@ def test_reads_the_directory(tiny: Path) -> None:
                                                                          N_GS)
     # Hypatia's t = 0 is the element sets' epoch.
     assert net.epoch_utc == np.datetime64("2024-03-01T00:00:00", "ns")
-    assert net.isls == tuple(_isls_shuffled())
+    assert net.isls == tuple(isls_shuffled())
     ifs, counts = interfaces_from_file_order()
     if_a, if_b, num = net.isl_interfaces
     assert num.tolist() == counts == [4] * N_SAT
@@ -203,7 +155,7 @@ def test_dynamic_state_paths_equal_networkx_and_router(tiny: Path, state_dir: Pa
     net = read_hypatia_dir(tiny)
     states = read_states(state_dir)
     assert [t for t, _, _ in states] == [k * STEP_S * 10**9 for k in range(N_STEPS)]
-    isls = _isls_shuffled()
+    isls = isls_shuffled()
     router = Router()
     n_paths = n_drops = 0
     for k, (t_ns, state, _) in enumerate(states):
@@ -257,7 +209,7 @@ def test_every_next_hop_is_an_isl_or_an_in_range_ground_link(state_dir: Path,
                                                              positions: list[np.ndarray]
                                                              ) -> None:
     ifs, counts = interfaces_from_file_order()
-    isl_set = set(_isls_shuffled())
+    isl_set = set(isls_shuffled())
     for k, (_, state, _) in enumerate(read_states(state_dir)):
         pos = positions[k]
         assert len(state) == N_SAT * N_GS + N_GS * (N_GS - 1)
@@ -491,3 +443,29 @@ def test_bad_epoch_and_algorithm(tmp_path: Path) -> None:
     res = runner.invoke(app, ["hypatia", "dynamic-state", str(write_tiny(tmp_path / "ok")),
                               "--algorithm", "free_one_only_over_isl", "--quiet"])
     assert res.exit_code == 2 and "did you mean 'free_one_only_over_isls'" in res.output
+
+
+def test_cli_export_of_a_scenario_runs_through_dynamic_state(tmp_path: Path) -> None:
+    out = tmp_path / "gen1-5"
+    res = runner.invoke(app, ["hypatia", "export", "--constellation", "starlink-gen1-5",
+                              "--ground", "gateways", "--epoch", "2026-02-23T00:00:00Z",
+                              "--duration", "60s", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "range" in res.output and "approximation" in res.output
+    net = read_hypatia_dir(out)
+    assert (net.n_orbits, net.n_sats_per_orbit) == (4, 43)  # one Walker shell: its grid
+    assert net.epoch_utc == np.datetime64("2026-02-23T00:00:00", "ns")
+    assert dict(net.description_extra)["skyfence_max_gsl_length_m.Gen1-5"]
+    res = runner.invoke(app, ["hypatia", "dynamic-state", str(out), "--duration", "2s",
+                              "--step", "1000ms", "--quiet"])
+    assert res.exit_code == 0, res.output
+    state = out / "dynamic_state_1000ms_for_2s"
+    assert sorted(p.name for p in state.iterdir()) == [
+        "fstate_0.txt", "fstate_1000000000.txt", "gsl_if_bandwidth_0.txt",
+        "gsl_if_bandwidth_1000000000.txt"]
+    res = runner.invoke(app, ["hypatia", "paths", str(out), str(state), "--pair", "0,1"])
+    assert res.exit_code == 0 and res.output.splitlines()[1] == "t_ns,rtt_ms,hops,path"
+    # Refuses to overwrite without being asked.
+    res = runner.invoke(app, ["hypatia", "export", "--constellation", "starlink-gen1-5",
+                              "--out", str(out)])
+    assert res.exit_code == 2 and "already holds" in res.output
