@@ -101,7 +101,8 @@ def test_view_of_a_scenario_has_paths_sites_and_cells_by_policy_status(tmp_path)
         '[ground]\nedition = "deu"\n'
         '[[ground.regions]]\nname = "Ukraine"\n'
         '[[ground.regions]]\nname = "Crimea"\n'
-        '[[ground.terminals]]\nname = "Kyiv"\nlat = 50.45\nlon = 30.52\n')
+        '[[ground.terminals]]\nname = "Kyiv"\nlat = 50.45\nlon = 30.52\n'
+        '[[ground.terminals]]\nname = "Simferopol"\nlat = 44.95\nlon = 34.10\n')
     out = tmp_path / "view"
     res = runner.invoke(app, ["view", "--scenario", str(scenario), "--out", str(out),
                               "--duration", "6m", "--step", "2m", "--resolution", "3",
@@ -132,6 +133,9 @@ def test_view_of_a_scenario_has_paths_sites_and_cells_by_policy_status(tmp_path)
             c = p["polygon"]["material"]["solidColor"]["color"]
             colours.update(tuple(x["rgba"]) for x in (c if isinstance(c, list) else [c]))
     assert colours == {STATUS_COLORS[SERVED], STATUS_COLORS[BLOCKED]}
+    # Simferopol (Crimea: activation refused in the default policy) gets no path at all.
+    assert packets["term-1"]["name"] == "Simferopol"
+    assert not any(k.startswith("path-1-") for k in packets)
     assert STATUS_NAMES[BLOCKED] == "blocked"
     assert (out / "cesium").is_symlink()
 
@@ -172,7 +176,7 @@ def test_path_adapter_matches_the_router() -> None:
 def test_bad_scene_inputs(tmp_path) -> None:
     from skyfence.interop.czml import SceneData
 
-    with pytest.raises(InputError, match=r"\(n_sat, n_time, 3\)"):
+    with pytest.raises(InputError, match=r"\(n_sat, n_sample, 3\)"):
         SceneData("x", np.array(["2026-01-01"], "datetime64[ns]"), 60.0, ("a",), ("a",),
                   np.zeros((2, 1, 3)))
     bad = tmp_path / "bad.czml"
@@ -232,3 +236,12 @@ def test_viewer_loads_offline_in_chromium_and_its_clock_advances(hypatia_view) -
         server.shutdown()
     assert errors == []
     assert outside == []
+
+
+def test_big_scenes_sample_satellite_positions() -> None:
+    from skyfence.interop.czml import MAX_POSITION_SAMPLES, _sample_index
+
+    idx = _sample_index(2000, 4408)
+    assert idx[0] == 0 and idx[-1] == 1999 and idx.size * 4408 <= MAX_POSITION_SAMPLES
+    assert np.all(np.diff(idx) > 0)
+    assert _sample_index(10, 100).tolist() == list(range(10))

@@ -47,10 +47,12 @@ __all__ = [
 ]
 
 #: Status codes of `skyfence.policy.service_status` and their names.
-STATUS_NAMES = {SERVED: "served", BLOCKED: "blocked", UNCOVERED: "uncovered"}
+STATUS_NAMES: dict[int, str] = {int(SERVED): "served", int(BLOCKED): "blocked",
+                                int(UNCOVERED): "uncovered"}
 #: RGBA per status (served green, blocked red, uncovered grey), translucent.
-STATUS_COLORS = {SERVED: (46, 204, 113, 150), BLOCKED: (231, 76, 60, 150),
-                 UNCOVERED: (127, 140, 141, 110)}
+STATUS_COLORS: dict[int, tuple[int, int, int, int]] = {
+    int(SERVED): (46, 204, 113, 150), int(BLOCKED): (231, 76, 60, 150),
+    int(UNCOVERED): (127, 140, 141, 110)}
 _KIND_COLORS = {"gateway": (241, 196, 15, 255), "pop": (155, 89, 182, 255),
                 "terminal": (52, 152, 219, 255), "station": (230, 126, 34, 255)}
 _SAT_COLOR = (236, 240, 241, 230)
@@ -95,7 +97,10 @@ class SceneData:
     step_s : float
         Length of the last step's interval, s.
     sat_ids, sat_names : tuple of str (n_sat,)
-    r_sat_itrs_km : float64 (n_sat, n_time, 3), ITRS km (NaN = no position)
+    r_sat_itrs_km : float64 (n_sat, n_sample, 3), ITRS km (NaN = no position)
+    sat_t_utc : datetime64[ns] (n_sample,) or None
+        Times of the position samples (default ``t_utc``; fewer samples keep big scenes
+        small, Cesium interpolates between them).
     sites : tuple of Site
     paths : tuple of PathTrack
     cells : uint64 (n_cell,), H3 cells
@@ -118,15 +123,17 @@ class SceneData:
     cell_status: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int8))
     edition: str = "deu"
     notes: tuple[str, ...] = ()
+    sat_t_utc: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n_t = np.asarray(self.t_utc).size
         if n_t == 0:
             raise InputError("a scene needs at least one time step", "t_utc")
+        n_s = n_t if self.sat_t_utc is None else np.asarray(self.sat_t_utc).size
         r = np.asarray(self.r_sat_itrs_km)
-        if r.shape != (len(self.sat_ids), n_t, 3) or len(self.sat_names) != len(self.sat_ids):
-            raise InputError(f"satellite positions must be (n_sat, n_time, 3) = "
-                             f"({len(self.sat_ids)}, {n_t}, 3), got {r.shape}", "r_sat_itrs_km")
+        if r.shape != (len(self.sat_ids), n_s, 3) or len(self.sat_names) != len(self.sat_ids):
+            raise InputError(f"satellite positions must be (n_sat, n_sample, 3) = "
+                             f"({len(self.sat_ids)}, {n_s}, 3), got {r.shape}", "r_sat_itrs_km")
         cells = np.asarray(self.cells)
         if cells.size and np.asarray(self.cell_status).shape != (n_t, cells.size):
             raise InputError(f"cell status must be (n_time, n_cell) = ({n_t}, {cells.size})",
@@ -141,7 +148,8 @@ class SceneData:
 
 
 def _iso(t: np.datetime64) -> str:
-    return f"{np.datetime_as_string(np.datetime64(t, 'ms'), unit='ms')}Z"
+    ms = np.asarray(t, dtype="datetime64[ms]")
+    return f"{np.datetime_as_string(ms, unit='ms')}Z"
 
 
 def _intervals(t: np.ndarray, step_s: float, mask: np.ndarray) -> list[tuple[str, str]]:
@@ -165,6 +173,7 @@ def _intervals(t: np.ndarray, step_s: float, mask: np.ndarray) -> list[tuple[str
 def build_czml(scene: SceneData):
     """The scene as a ``czml3.Document`` (validated by czml3's models as it is built)."""
     from czml3 import Document, Packet
+    from czml3.enums import ArcTypes, ClockRanges, ClockSteps, InterpolationAlgorithms
     from czml3.properties import (
         Clock,
         Color,
@@ -188,10 +197,11 @@ def build_czml(scene: SceneData):
         id="document", name=scene.title, version="1.0",
         clock=Clock(interval=TimeInterval(start=start, end=end), currentTime=start,
                     multiplier=max(1.0, round(float(span_s) / 60.0, 1)),
-                    range="LOOP_STOP", step="SYSTEM_CLOCK_MULTIPLIER"))]
+                    range=ClockRanges.LOOP_STOP, step=ClockSteps.SYSTEM_CLOCK_MULTIPLIER))]
     whole = TimeIntervalCollection(values=[TimeInterval(start=start, end=end)])
     # Satellites.
-    dt = ((t - t[0]) / np.timedelta64(1, "ns")).astype(float) / 1e9
+    ts = t if scene.sat_t_utc is None else np.asarray(scene.sat_t_utc, "datetime64[ns]")
+    dt = ((ts - t[0]) / np.timedelta64(1, "ns")).astype(float) / 1e9
     r_m = np.asarray(scene.r_sat_itrs_km, float) * 1000.0
     for k, sid in enumerate(scene.sat_ids):
         ok = np.isfinite(r_m[k]).all(axis=1)
@@ -199,7 +209,7 @@ def build_czml(scene: SceneData):
             continue
         samples = np.column_stack([dt[ok], np.round(r_m[k][ok], 1)]).ravel().tolist()
         pos = (Position(epoch=start, cartesian=samples, referenceFrame="FIXED",
-                        interpolationAlgorithm="LAGRANGE",
+                        interpolationAlgorithm=InterpolationAlgorithms.LAGRANGE,
                         interpolationDegree=int(min(5, ok.sum() - 1)))
                if ok.sum() > 1 else Position(cartesian=samples[1:4], referenceFrame="FIXED"))
         packets.append(Packet(id=sid, name=scene.sat_names[k], availability=whole,
@@ -239,7 +249,7 @@ def build_czml(scene: SceneData):
                     values=[TimeInterval(start=a, end=b) for a, b in ivs]),
                 polyline=Polyline(positions=PositionList(references=[f"{n}#position"
                                                                      for n in nodes]),
-                                  width=3, arcType="NONE",
+                                  width=3, arcType=ArcTypes.NONE,
                                   material=PolylineMaterial(solidColor=SolidColorMaterial(
                                       color=Color(rgba=color))))))
     # Cells by status.
@@ -389,7 +399,7 @@ def scene_from_scenario(
     status from visibility (the scenario's mask) and the policy.
     """
     from ..coverage import elevation_masks
-    from ..ground import get_catalogue, region_cells, resolve_region
+    from ..ground import get_catalogue, latlng_to_cells, region_cells, resolve_region
     from ..network import (
         GroundUsers,
         PlusGrid,
@@ -412,8 +422,8 @@ def scene_from_scenario(
     )
     from ..timeutil import time_grid
 
-    start = np.datetime64(start_utc, "ns") if start_utc is not None else \
-        scenario.time.start_utc
+    start = (np.datetime64(int(np.asarray(start_utc, dtype="datetime64[ns]").astype(np.int64)),
+                           "ns") if start_utc is not None else scenario.time.start_utc)
     t = time_grid(start, duration_s, step_s)
     const = load_constellation(scenario.constellation.source, epoch=start,
                                skip_invalid=scenario.constellation.skip_invalid)
@@ -441,7 +451,12 @@ def scene_from_scenario(
     notes = [f"{len(const):,} satellites ({const.name}); masks "
              f"{', '.join(f'{m:g}' for m in np.unique(masks))} deg",
              f"{len(sites_obj.gateways)} gateways, {len(sites_obj.pops)} PoPs"]
-    if terms and scenario.network.enabled:
+    policy = None
+    if terms or (cells and scenario.ground.regions):
+        doc = (load_policy_file(scenario.policy.file) if scenario.policy.file
+               else load_default_policy())
+        policy = compile_policy(doc.policy(), catalogue_resolver(edition))
+    if terms and scenario.network.enabled and policy is not None:
         cat = get_catalogue(edition)
         lat = np.array([tm.lat for tm in terms])
         lon = np.array([((tm.lon + 180.0) % 360.0) - 180.0 for tm in terms])
@@ -460,6 +475,8 @@ def scene_from_scenario(
                    + [f"pop-{i}" for i in range(len(sites_obj.pops))])
         seq: list[list[tuple[str, ...] | None]] = [[] for _ in terms]
         rtt: list[list[float]] = [[] for _ in terms]
+        # The policy decides per resolution-5 cell: no path where a terminal is not served.
+        term_ev = policy.evaluate(latlng_to_cells(lat, lon, 5), t)
         for i in range(t.size):
             snap = build_snapshot(r[:, i, :], sites_obj, config)
             # The user mask per satellite: the smallest mask, then each pair's own.
@@ -470,17 +487,18 @@ def scene_from_scenario(
             serving, access = router.choose_serving(snap, len(terms), cu, cs, ck,
                                                     users.home_pop)
             up = router.to_pops(snap, serving, access, users.home_pop)
+            allowed = term_ev.served_at(i)
             for u in range(len(terms)):
                 nodes = terminal_path_nodes(router, snap, int(serving[u]), int(up.pop[u])) \
-                    if up.served[u] else None
+                    if up.served[u] and allowed[u] else None
                 seq[u].append(None if nodes is None else
                               (f"term-{u}", *(node_id[n] for n in nodes)))
-                rtt[u].append(float(up.rtt_ms[u]))
+                rtt[u].append(float(up.rtt_ms[u]) if nodes is not None else float("nan"))
         for u, tm in enumerate(terms):
             paths.append(PathTrack(f"path-{u}", tm.name, tuple(seq[u]), tuple(rtt[u])))
     cell_ids = np.zeros(0, np.uint64)
     status = np.zeros((t.size, 0), np.int8)
-    if cells and scenario.ground.regions:
+    if cells and scenario.ground.regions and policy is not None:
         parts = []
         for rs in scenario.ground.regions:
             region = resolve_region(rs.file or rs.name, edition=edition)
@@ -489,9 +507,6 @@ def scene_from_scenario(
         from ..ground import cells_to_latlng
 
         clat, clon = cells_to_latlng(cell_ids)
-        doc = (load_policy_file(scenario.policy.file) if scenario.policy.file
-               else load_default_policy())
-        policy = compile_policy(doc.policy(), catalogue_resolver(edition))
         ev = policy.evaluate(to_service_cells(cell_ids), t)
         status = np.zeros((t.size, cell_ids.size), np.int8)
         for i in range(t.size):
@@ -502,13 +517,26 @@ def scene_from_scenario(
             status[i] = service_status(covered, ev.served_at(i))
         notes.append(f"{cell_ids.size:,} H3 res-{cell_resolution} cells of "
                      f"{', '.join(rs.name for rs in scenario.ground.regions)}")
+    keep = _sample_index(t.size, len(const))
     return SceneData(
         title=f"skyfence: {scenario.name}", t_utc=t, step_s=step_s,
         sat_ids=tuple(f"sat-{k}" for k in range(len(const))),
         sat_names=tuple(f"{const.names[k]} ({int(const.norad_ids[k])})"
                         for k in range(len(const))),
-        r_sat_itrs_km=r, sites=tuple(sites), paths=tuple(paths), cells=cell_ids,
-        cell_status=status, edition=edition, notes=tuple(notes))
+        r_sat_itrs_km=r[:, keep], sites=tuple(sites), paths=tuple(paths), cells=cell_ids,
+        cell_status=status, edition=edition, notes=tuple(notes), sat_t_utc=t[keep])
+
+
+#: Satellite position samples a scene keeps at most (n_sat x n_sample), to keep CZML small.
+MAX_POSITION_SAMPLES = 3_000_000
+
+
+def _sample_index(n_time: int, n_sat: int) -> np.ndarray:
+    """Time-step indices at which satellite positions are sampled (always the first and last)."""
+    keep = max(2, min(n_time, MAX_POSITION_SAMPLES // max(n_sat, 1)))
+    if keep >= n_time:
+        return np.arange(n_time)
+    return np.unique(np.round(np.linspace(0, n_time - 1, keep)).astype(np.int64))
 
 
 def _elevation_ok(lat, lon, alt_km, r_sat, cand, masks: np.ndarray) -> np.ndarray:
@@ -557,26 +585,31 @@ def scene_from_hypatia(
         t_ns = np.arange(0, int(dur * 1e9), int(step * 1e9), dtype=np.int64)
         files = []
     t = net.epoch_utc + t_ns.astype("timedelta64[ns]")
-    r = propagate(net.constellation, t).r_km
+    keep = _sample_index(t.size, n_sat)
+    r_s = propagate(net.constellation, t[keep]).r_km
     gs_xyz = geodetic_to_itrs(net.gs_lat_deg, net.gs_lon_deg, net.gs_alt_km).reshape(-1, 3)
     node_id = [f"sat-{k}" for k in range(n_sat)] + [f"gs-{g}" for g in range(n_gs)]
     paths: list[PathTrack] = []
     if files and pairs:
+        const = net.constellation
         fs = ForwardingState(net.n_nodes)
         seq: list[list[tuple[str, ...] | None]] = [[] for _ in pairs]
         rtt: list[list[float]] = [[] for _ in pairs]
-        for i, (_, f) in enumerate(files):
-            fs.apply(f)
-            pos = np.concatenate([r[:, i, :], gs_xyz])
-            for j, (a, b) in enumerate(pairs):
-                p = fs.path(n_sat + a, n_sat + b)
-                if p is None:
-                    seq[j].append(None)
-                    rtt[j].append(float("nan"))
-                    continue
-                seq[j].append(tuple(node_id[n] for n in p))
-                km = float(np.linalg.norm(np.diff(pos[p], axis=0), axis=1).sum())
-                rtt[j].append(2.0 * km / SPEED_OF_LIGHT_KM_S * 1e3)
+        for c0 in range(0, len(files), 256):
+            chunk = files[c0:c0 + 256]
+            r = propagate(const, t[c0:c0 + len(chunk)]).r_km
+            for i, (_, f) in enumerate(chunk):
+                fs.apply(f)
+                pos = np.concatenate([r[:, i, :], gs_xyz])
+                for j, (a, b) in enumerate(pairs):
+                    p = fs.path(n_sat + a, n_sat + b)
+                    if p is None:
+                        seq[j].append(None)
+                        rtt[j].append(float("nan"))
+                        continue
+                    seq[j].append(tuple(node_id[n] for n in p))
+                    km = float(np.linalg.norm(np.diff(pos[p], axis=0), axis=1).sum())
+                    rtt[j].append(2.0 * km / SPEED_OF_LIGHT_KM_S * 1e3)
         gs_names = net.gs_names
         for j, (a, b) in enumerate(pairs):
             paths.append(PathTrack(f"path-{j}", f"{gs_names[a]} -> {gs_names[b]}",
@@ -587,6 +620,6 @@ def scene_from_hypatia(
         title=f"Hypatia: {net.name} ({Path(net.source).name or 'network'})", t_utc=t,
         step_s=step, sat_ids=tuple(node_id[:n_sat]),
         sat_names=tuple(f"{n.split()[0]} {k}" for k, (n, _, _) in enumerate(net.tles)),
-        r_sat_itrs_km=r, sites=sites, paths=tuple(paths), edition="deu",
+        r_sat_itrs_km=r_s, sat_t_utc=t[keep], sites=sites, paths=tuple(paths), edition="deu",
         notes=(f"{n_sat:,} satellites, {n_gs} ground stations, {len(net.isls):,} ISLs",
                f"ground links: range <= {net.max_gsl_length_m / 1000:,.3f} km"))

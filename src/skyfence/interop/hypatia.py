@@ -171,7 +171,8 @@ class GroundStation:
         lat_s, lon_s = repr(float(lat_deg)), repr(lon)
         elev = _quantize6(float(elevation_m))
         xyz = wgs72_cartesian_m(float(lat_s), float(lon_s), elev)
-        return cls(int(gid), clean, lat_s, lon_s, elev, tuple(_quantize6(c) for c in xyz))
+        return cls(int(gid), clean, lat_s, lon_s, elev,
+                   (_quantize6(xyz[0]), _quantize6(xyz[1]), _quantize6(xyz[2])))
 
 
 @dataclass(frozen=True)
@@ -666,8 +667,8 @@ def _texts(net: HypatiaNetwork) -> dict[str, str]:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["sid", "norad_id", "name", "shell", "plane", "slot"])
-        for k, row in enumerate(net.satellites_info):
-            w.writerow([k, *row])
+        for k, info in enumerate(net.satellites_info):
+            w.writerow([k, *info])
         out[SIDECAR] = buf.getvalue()
     return out
 
@@ -851,9 +852,14 @@ def _epoch_days(t_utc: np.datetime64) -> float:
     return float((jd[0] - _SGP4_EPOCH0_JD) + fr[0])
 
 
+def _as_ns(t: np.datetime64 | str) -> np.datetime64:
+    """A time as ``datetime64[ns]``."""
+    return np.datetime64(int(np.asarray(t, dtype="datetime64[ns]").astype(np.int64)), "ns")
+
+
 def _round_epoch(t_utc: np.datetime64) -> np.datetime64:
     """The nearest time a TLE epoch field (1e-8 day) can state exactly."""
-    t = np.datetime64(t_utc, "ns")
+    t = _as_ns(t_utc)
     day = t.astype("datetime64[D]")
     ns = int((t - day) / np.timedelta64(1, "ns"))
     frac = round(ns / 86_400e9, 8)
@@ -997,7 +1003,7 @@ def network_from_constellation(
         raise InputError("no ground stations: give gateways or terminals", "ground stations")
     stations = tuple(GroundStation.from_point(i, names[i], float(lat[i]), float(lon[i]),
                                               float(alt_m[i])) for i in range(lat.size))
-    epoch = _round_epoch(np.datetime64(epoch_utc, "ns"))
+    epoch = _round_epoch(_as_ns(epoch_utc))
     if epoch < np.datetime64("2000-01-01") or epoch >= np.datetime64("2057-01-01"):
         raise InputError(f"epoch {epoch} is outside 2000-2056: TLE years have two digits and "
                          "satgenpy reads them as 20YY", "epoch")
@@ -1110,13 +1116,13 @@ def network_from_constellation(
         dist_m = np.linalg.norm(r[pairs[:, 0]] - r[pairs[:, 1]], axis=-1) * 1000.0
         ok_isl = np.all(dist_m <= max_isl_length_m, axis=1)
     kept_pairs = pairs[ok_isl]
-    info = tuple((int(sub.norad_ids[j]), str(sub.names[j]), str(labels[j]), int(sub.plane[j]),
-                  int(sub.slot[j])) for j in range(n))
-    plane, slot = sub.plane, sub.slot
+    plane, slot = np.asarray(sub.plane, np.int64), np.asarray(sub.slot, np.int64)
     p_count = int(plane.max()) + 1 if n and (plane >= 0).all() else 0
     regular = (p_count > 1 and n % p_count == 0 and len(set(sub.shell)) == 1
                and np.array_equal(np.arange(n), plane * (n // p_count) + slot))
     header = (p_count, n // p_count) if regular else (1, n)
+    info = tuple((int(sub.norad_ids[j]), str(sub.names[j]), str(labels[j]), int(plane[j]),
+                  int(slot[j])) for j in range(n))
     max_gsl_m = float(ranges_km.max()) * 1000.0
     net = HypatiaNetwork(header[0], header[1], tuple(tles),
                          tuple((int(a), int(b)) for a, b in kept_pairs), stations,

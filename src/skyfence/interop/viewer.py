@@ -20,7 +20,7 @@ import shutil
 import threading
 from importlib import resources
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ..errors import InputError, OfflineError
 from .czml import (
@@ -149,10 +149,15 @@ def write_viewer(scene: SceneData, out_dir: str | os.PathLike[str], *, link_cesi
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    extensions_map: ClassVar[dict[str, str]] = {
-        **http.server.SimpleHTTPRequestHandler.extensions_map,
+    _TYPES: ClassVar[dict[str, str]] = {
         ".czml": "application/json", ".geojson": "application/json",
         ".js": "text/javascript", ".wasm": "application/wasm"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Before the base class handles the request (it does so inside __init__).
+        self.extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                               **self._TYPES}
+        super().__init__(*args, **kwargs)
 
     def log_message(self, format: str, *args: object) -> None:
         pass
