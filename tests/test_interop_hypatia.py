@@ -469,3 +469,25 @@ def test_cli_export_of_a_scenario_runs_through_dynamic_state(tmp_path: Path) -> 
     res = runner.invoke(app, ["hypatia", "export", "--constellation", "starlink-gen1-5",
                               "--out", str(out)])
     assert res.exit_code == 2 and "already holds" in res.output
+
+
+def test_directory_as_a_scenario_and_defaults(tmp_path: Path) -> None:
+    d = write_tiny(tmp_path / "d")
+    net = read_hypatia_dir(d)
+    sc = net.to_scenario(duration="2m", step="1s")
+    assert sc.time.start_utc == net.epoch_utc
+    assert [t.name for t in sc.ground.terminals] == [s[0] for s in STATIONS]
+    assert sc.ground.terminals[1].altitude_m == STATIONS[1][3]
+    assert sc.network.laser_range_km == pytest.approx(9000.0)
+    # Without gsl_interfaces_info.txt the algorithm's own layout is used.
+    (d / "gsl_interfaces_info.txt").unlink()
+    res = runner.invoke(app, ["hypatia", "dynamic-state", str(d), "--duration", "1s",
+                              "--step", "1s", "--out", str(tmp_path / "s"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert len((tmp_path / "s" / "gsl_if_bandwidth_0.txt").read_text().splitlines()) == \
+        N_SAT + N_GS
+    # An ISL longer than max_isl_length_m stops the computation, as in satgenpy.
+    (d / "description.txt").write_text("max_gsl_length_m=3000000.0\nmax_isl_length_m=1000.0\n")
+    res = runner.invoke(app, ["hypatia", "dynamic-state", str(d), "--duration", "1s",
+                              "--step", "1s", "--out", str(tmp_path / "s2"), "--quiet"])
+    assert res.exit_code == 2 and "above max_isl_length_m" in res.output
