@@ -245,3 +245,5 @@ def test_big_scenes_sample_satellite_positions() -> None:
     assert idx[0] == 0 and idx[-1] == 1999 and idx.size * 4408 <= MAX_POSITION_SAMPLES
     assert np.all(np.diff(idx) > 0)
     assert _sample_index(10, 100).tolist() == list(range(10))
+    # 200 s at 100 ms: a sample every 10 s is plenty for Cesium's interpolation.
+    assert _sample_index(2000, 1584, 199.9).size == 20

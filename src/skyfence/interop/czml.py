@@ -517,7 +517,7 @@ def scene_from_scenario(
             status[i] = service_status(covered, ev.served_at(i))
         notes.append(f"{cell_ids.size:,} H3 res-{cell_resolution} cells of "
                      f"{', '.join(rs.name for rs in scenario.ground.regions)}")
-    keep = _sample_index(t.size, len(const))
+    keep = _sample_index(t.size, len(const), float(duration_s))
     return SceneData(
         title=f"skyfence: {scenario.name}", t_utc=t, step_s=step_s,
         sat_ids=tuple(f"sat-{k}" for k in range(len(const))),
@@ -528,12 +528,19 @@ def scene_from_scenario(
 
 
 #: Satellite position samples a scene keeps at most (n_sat x n_sample), to keep CZML small.
-MAX_POSITION_SAMPLES = 3_000_000
+MAX_POSITION_SAMPLES = 1_000_000
+#: Closest spacing of satellite position samples, s (Cesium's degree-5 Lagrange interpolation
+#: is then metre-accurate for LEO).
+MIN_SAMPLE_SPACING_S = 10.0
 
 
-def _sample_index(n_time: int, n_sat: int) -> np.ndarray:
-    """Time-step indices at which satellite positions are sampled (always the first and last)."""
-    keep = max(2, min(n_time, MAX_POSITION_SAMPLES // max(n_sat, 1)))
+def _sample_index(n_time: int, n_sat: int, span_s: float = 0.0) -> np.ndarray:
+    """Time-step indices at which satellite positions are sampled (always the first and last):
+    at most `MAX_POSITION_SAMPLES` in all and no closer than `MIN_SAMPLE_SPACING_S`."""
+    keep = min(n_time, MAX_POSITION_SAMPLES // max(n_sat, 1))
+    if span_s > 0:
+        keep = min(keep, int(span_s // MIN_SAMPLE_SPACING_S) + 1)
+    keep = max(2, keep)
     if keep >= n_time:
         return np.arange(n_time)
     return np.unique(np.round(np.linspace(0, n_time - 1, keep)).astype(np.int64))
@@ -585,7 +592,7 @@ def scene_from_hypatia(
         t_ns = np.arange(0, int(dur * 1e9), int(step * 1e9), dtype=np.int64)
         files = []
     t = net.epoch_utc + t_ns.astype("timedelta64[ns]")
-    keep = _sample_index(t.size, n_sat)
+    keep = _sample_index(t.size, n_sat, float(t_ns[-1] - t_ns[0]) / 1e9 if t_ns.size else 0.0)
     r_s = propagate(net.constellation, t[keep]).r_km
     gs_xyz = geodetic_to_itrs(net.gs_lat_deg, net.gs_lon_deg, net.gs_alt_km).reshape(-1, 3)
     node_id = [f"sat-{k}" for k in range(n_sat)] + [f"gs-{g}" for g in range(n_gs)]
