@@ -413,10 +413,6 @@ def scene_from_scenario(
     from ..network.routing import MinimumDelay
     from ..orbits import load_constellation, propagate
     from ..policy import (
-        catalogue_resolver,
-        compile_policy,
-        load_default_policy,
-        load_policy_file,
         service_status,
         to_service_cells,
     )
@@ -453,9 +449,9 @@ def scene_from_scenario(
              f"{len(sites_obj.gateways)} gateways, {len(sites_obj.pops)} PoPs"]
     policy = None
     if terms or (cells and scenario.ground.regions):
-        doc = (load_policy_file(scenario.policy.file) if scenario.policy.file
-               else load_default_policy())
-        policy = compile_policy(doc.policy(), catalogue_resolver(edition))
+        from ..engine import load_policy
+
+        _doc, policy = load_policy(scenario.policy.source, edition)
     if terms and scenario.network.enabled and policy is not None:
         cat = get_catalogue(edition)
         lat = np.array([tm.lat for tm in terms])
