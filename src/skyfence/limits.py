@@ -22,6 +22,15 @@ is caught). JSON additionally refuses ``NaN`` / ``Infinity`` (not JSON) and dupl
 regular file (never a FIFO, device or directory) of at most the cap of its kind, decodes
 UTF-8 (a BOM is dropped) and refuses binary content (NUL bytes) naming the line.
 
+Safe writes
+-----------
+``check_output_path(path)`` accepts a new path or an existing regular file (a symlink is
+followed to its target, which must be a regular file too) and refuses directories, devices,
+FIFOs and sockets, so ``--out /dev/full`` never replaces a device node. ``atomic_output(path)``
+yields a temporary path in the same folder; when the block succeeds the file is fsynced and
+renamed over the target, when it fails (an error, a full disk) the temporary file is removed
+and the target is left as it was. OS errors become one-line errors naming the path.
+
 Each function takes ``error=`` (a subclass of `InputError`, e.g. `PolicyError`) so callers
 keep their own error class; ``where`` names the file or field and gets ``:LINE`` appended when
 the line is known. The caps are keyword arguments too: a caller with a reason to accept more
@@ -30,13 +39,17 @@ passes a larger value (and says so in its own option, e.g. ``--max-input-mb``).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
 import os
 import re
 import stat
+import tempfile
 import tomllib
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +63,9 @@ __all__ = [
     "MAX_NESTING_DEPTH",
     "MAX_STRING_BYTES",
     "MAX_TEXT_CHARS",
+    "atomic_output",
+    "check_json_text",
+    "check_output_path",
     "check_text_size",
     "check_tree",
     "clean_name",
@@ -319,6 +335,20 @@ def _scan_json(data: bytes, where: str, max_depth: int, max_string_bytes: int,
         bs_run = bs_run + m if plain.size == 0 else m - 1 - int(plain[-1])
 
 
+def check_json_text(text: str | bytes, where: str, *, kind: str = "json",
+                    max_bytes: int | None = None, max_depth: int = MAX_NESTING_DEPTH,
+                    max_string_bytes: int = MAX_STRING_BYTES,
+                    error: type[InputError] = InputError) -> None:
+    """The checks of `load_json_text` without parsing: size, nesting depth, string lengths.
+
+    For callers with their own JSON decoding (e.g. record by record with line numbers): after
+    this passes, the standard parser cannot exceed the recursion limit.
+    """
+    check_text_size(text, where, kind=kind, max_bytes=max_bytes, error=error)
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    _scan_json(data, where, max_depth, max_string_bytes, error)
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
@@ -475,3 +505,78 @@ def load_toml_file(path: str | os.PathLike[str], *, kind: str = "toml",
     """`read_text_file` then `load_toml_text` (``caps`` as for `load_toml_text`)."""
     text = read_text_file(path, kind=kind, max_bytes=caps.get("max_bytes"), error=error)
     return load_toml_text(text, str(path), kind=kind, error=error, **caps)
+
+
+# ---------------------------------------------------------------------------------------------
+# output files
+
+
+def check_output_path(path: str | os.PathLike[str], *, field: str = "--out",
+                      suffixes: tuple[str, ...] | None = None,
+                      error: type[InputError] = InputError) -> Path:
+    """The regular file a writer may replace: a new path, or an existing regular file.
+
+    A symlink is resolved to its target (written through, the link is kept). Refuses a
+    directory, a device, a FIFO or a socket (and a wrong suffix when ``suffixes`` is given,
+    lower-case with the dot), with ``error`` naming ``field``.
+    """
+    p = Path(path)
+    if suffixes is not None and p.suffix.lower() not in suffixes:
+        raise error(f"output must end in {' or '.join(suffixes)}, got {p.name!r}", field)
+    target = p.resolve() if p.is_symlink() else p
+    try:
+        st = target.stat()
+    except FileNotFoundError:
+        return target
+    except OSError as exc:
+        raise error(f"cannot use {p}: {exc.strerror or exc}", field) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise error(f"{p} is a directory; give a file name", field)
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"{p} is not a regular file (a device, FIFO or socket); refusing to "
+                    "replace it", field)
+    return target
+
+
+def _os_problem(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    if exc.errno == errno.EROFS:
+        return "the file system is read-only"
+    return exc.strerror or str(exc)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], *, field: str = "--out",
+                  suffixes: tuple[str, ...] | None = None,
+                  error: type[InputError] = InputError) -> Iterator[Path]:
+    """Write a file all or nothing: yields a temporary path beside the target.
+
+    On success the temporary file is fsynced and renamed over the target (see
+    `check_output_path` for which targets are allowed); on any exception it is removed and the
+    target is untouched. Missing parent folders are created. OS errors (permissions, a full
+    disk, a read-only file system) become ``error`` naming ``field``.
+    """
+    target = check_output_path(path, field=field, suffixes=suffixes, error=error)
+    folder = target.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        os.close(fd)
+    except OSError as exc:
+        raise error(f"cannot write in {folder}: {_os_problem(exc)}", field) from None
+    tmp = Path(name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise error(f"cannot write {path}: {_os_problem(exc)}; nothing written", field
+                    ) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
