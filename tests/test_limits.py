@@ -198,3 +198,75 @@ def test_clean_name_and_text_accept_real_names():
     with pytest.raises(InputError, match="at most 10,000"):
         clean_text("x" * 10_001, "why")
     assert clean_text("  ", "comment", required=False) == ""
+
+
+# ------------------------------------------------------------------------------------------
+# safe writes
+
+
+def test_atomic_output_all_or_nothing(tmp_path):
+    target = tmp_path / "sub" / "out.csv"
+    with limits.atomic_output(target) as tmp:
+        tmp.write_text("a,b\n")
+    assert target.read_text() == "a,b\n"
+    assert oct(target.stat().st_mode & 0o777) != oct(0o600)  # not mkstemp's private mode
+    target.chmod(0o640)
+    with pytest.raises(RuntimeError), limits.atomic_output(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("writer failed")
+    assert target.read_text() == "a,b\n"  # the old file is untouched
+    with limits.atomic_output(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and target.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in target.parent.iterdir()] == ["out.csv"]  # no temp files left
+
+
+def test_atomic_output_refuses_devices_fifos_and_directories(tmp_path):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    for bad, message in ((fifo, "not a regular file"), (tmp_path, "is a directory")):
+        with pytest.raises(InputError, match=message) as info, limits.atomic_output(bad):
+            pass
+        assert info.value.where == "--out"
+    assert not fifo.is_file() and fifo.exists()
+    link = tmp_path / "link.csv"
+    link.symlink_to(fifo)
+    with pytest.raises(InputError, match="not a regular file"):
+        limits.check_output_path(link)
+    # a link to a regular file is written through, the link kept
+    real = tmp_path / "real.csv"
+    real.write_text("old")
+    link2 = tmp_path / "link2.csv"
+    link2.symlink_to(real)
+    with limits.atomic_output(link2) as tmp:
+        tmp.write_text("new")
+    assert link2.is_symlink() and real.read_text() == "new"
+    with pytest.raises(InputError, match=r"must end in \.parquet"):
+        limits.check_output_path(tmp_path / "x.txt", suffixes=(".parquet",))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_atomic_output_read_only_folder(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(InputError, match="cannot write in"), \
+                limits.atomic_output(folder / "x.csv"):
+            pass
+    finally:
+        folder.chmod(0o700)
+
+
+def test_atomic_output_full_disk_is_one_error(tmp_path, monkeypatch):
+    import errno as errno_mod
+
+    def full(*args, **kwargs):
+        raise OSError(errno_mod.ENOSPC, "No space left on device")
+
+    target = tmp_path / "x.csv"
+    with pytest.raises(InputError, match="the disk is full; nothing written"), \
+            limits.atomic_output(target) as tmp:
+        tmp.write_text("x")
+        monkeypatch.setattr(os, "replace", full)
+    assert not target.exists() and list(tmp_path.iterdir()) == []

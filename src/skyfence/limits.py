@@ -546,6 +546,22 @@ def _os_problem(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def _new_file_mode(target: Path) -> int:
+    """Permissions for the file replacing ``target``: its own, or 0666 less the umask."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        pass
+    umask = 0o022
+    try:  # Linux: read the umask without changing it (os.umask would race other threads)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                umask = int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str], *, field: str = "--out",
                   suffixes: tuple[str, ...] | None = None,
@@ -570,6 +586,7 @@ def atomic_output(path: str | os.PathLike[str], *, field: str = "--out",
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, _new_file_mode(target))  # mkstemp made it 0600
         os.replace(tmp, target)
     except OSError as exc:
         with contextlib.suppress(OSError):
