@@ -82,13 +82,15 @@ def not_physical(r_km: np.ndarray, v_km_s: np.ndarray, a_epoch_km: np.ndarray,
     ``mu_km3_s2`` broadcast against the leading axes (one per satellite: shape (n_sat, 1)).
     """
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        r = np.sqrt(np.einsum("...i,...i->...", r_km, r_km))
-        v2 = np.einsum("...i,...i->...", v_km_s, v_km_s)
+        x, y, z = r_km[..., 0], r_km[..., 1], r_km[..., 2]
+        r = np.sqrt(x * x + y * y + z * z)
+        vx, vy, vz = v_km_s[..., 0], v_km_s[..., 1], v_km_s[..., 2]
+        v2 = vx * vx + vy * vy + vz * vz
+        # bound with a = -mu / (2 energy) <= growth * a_epoch  <=>  (with energy < 0)
+        # energy <= -mu / (2 growth a_epoch); NaN compares False, so non-finite states fail
         energy = 0.5 * v2 - mu_km3_s2 / r
-        finite = np.isfinite(r) & np.isfinite(v2) & (r > 0)
-        bound = energy < 0
-        a_osc = np.where(bound, -mu_km3_s2 / (2.0 * np.where(bound, energy, -1.0)), np.inf)
-        ok = finite & bound & (r <= HILL_RADIUS_KM) & (a_osc <= MAX_SMA_GROWTH * a_epoch_km)
+        limit = -mu_km3_s2 / (2.0 * MAX_SMA_GROWTH * a_epoch_km)
+        ok = (energy <= limit) & (r <= HILL_RADIUS_KM) & (r > 0) & np.isfinite(v2)
     return ~ok
 
 
