@@ -430,8 +430,9 @@ def check_tree(obj: Any, where: str, *, max_depth: int = MAX_NESTING_DEPTH,
             items = enumerate(node)
         for key, value in items:
             for s in (key, value):
-                if isinstance(s, str) and len(s) * 4 > max_string_bytes and \
-                        len(s.encode("utf-8", "surrogatepass")) > max_string_bytes:
+                if isinstance(s, str) and len(s) * 4 > max_string_bytes and (
+                        len(s) > max_string_bytes  # chars <= bytes: no need to encode
+                        or len(s.encode("utf-8", "surrogatepass")) > max_string_bytes):
                     raise error(f"a string of {len(s):,} characters exceeds the cap of "
                                 f"{_human(max_string_bytes)} (skyfence.limits."
                                 f"MAX_STRING_BYTES)", _path(where, f"{path}{_step(key)}"))
