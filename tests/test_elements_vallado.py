@@ -9,7 +9,9 @@ constellation, at epoch + tsince for every time the file lists. As in python-sgp
 operation mode ``'i'`` (Satrec.twoline2rv's default; AFSPC mode ``'a'`` does not reproduce the
 file: it differs from line 315 on), and agreement within 2e-7 in the printed units (km, km/s).
 Cases where SGP4 fails must come back as NaN rows with the error codes python-sgp4's test
-expects, in the same order: [1, 1, 6, 6, 4, 3, 6].
+expects, in the same order: [1, 1, 6, 6, 4, 3, 6]. The one element set SGP4 already flags at
+its epoch (33334, error 3: tcppver.out prints no data for it) is rejected by the loader, with
+SGP4's own text, and counts as its error 3.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from importlib.resources import files
 
 import numpy as np
 import pytest
+from sgp4.api import SGP4_ERRORS
 from sgp4.io import fix_checksum
 
 from skyfence.errors import ElementError
@@ -33,6 +36,8 @@ EXPECTED_ERRORS = [1, 1, 6, 6, 4, 3, 6]
 # line-2 list holds 33333 and 33335).
 BAD_CHECKSUM_LINE1 = {33333, 33334, 33335}
 BAD_CHECKSUM_LINE2 = {33333, 33335}
+# The element set SGP4 flags at its epoch (Satrec.error after initialisation), and its code.
+REJECTED_AT_LOAD = {33334: 3}
 
 _UNIX_EPOCH_JD = 2440587.5
 
@@ -116,6 +121,9 @@ def test_validator_flags_exactly_the_deliberate_checksum_errors() -> None:
         try:
             parse_tle_text(f"{fix_checksum(l1)}\n{l2}\n", source="SGP4-VER.TLE")
         except ElementError as exc:
+            if "SGP4 rejects" in exc.message:
+                assert int(l1[2:7]) in REJECTED_AT_LOAD
+                continue
             assert "checksum error on TLE line 2" in exc.message, exc
             assert exc.where == "SGP4-VER.TLE:2"
             bad2.add(int(l1[2:7]))
@@ -129,6 +137,17 @@ def test_tcppver_reproduced_through_skyfence_propagate() -> None:
     errors: list[int] = []
     n_rows = 0
     for (lineno, l1, l2, span), (block_id, rows) in zip(cases, blocks, strict=True):
+        if block_id in REJECTED_AT_LOAD:
+            code = REJECTED_AT_LOAD[block_id]
+            with pytest.raises(ElementError) as info:
+                _load_case(lineno, l1, l2)
+            assert info.value.message.startswith(
+                f"SGP4 rejects this element set at its epoch: error {code}, {SGP4_ERRORS[code]}")
+            assert info.value.where == "<string>:2"
+            # tcppver.out then repeats the previous data line with tsince 0 (no new data).
+            assert len(rows) == 1 and rows[0, 0] == 0.0
+            errors.append(code)
+            continue
         const = _load_case(lineno, l1, l2)
         (sat,) = const.satrecs
         assert const.norad_ids[0] == block_id == sat.satnum
@@ -143,10 +162,7 @@ def test_tcppver_reproduced_through_skyfence_propagate() -> None:
             errors.append(int(code[n_ok]))
             assert int(code[n_ok]) in SGP4_ERROR_MESSAGES
             assert np.isnan(eph.r_km[0, n_ok]).all() and np.isnan(eph.v_km_s[0, n_ok]).all()
-        if n_ok == 0:
-            # tcppver.out then repeats the previous data line with tsince 0 (no new data).
-            assert len(rows) == 1 and rows[0, 0] == 0.0
-            continue
+        assert n_ok > 0, block_id  # no element set fails at its epoch unless rejected above
         assert len(rows) == n_ok, (block_id, len(rows), n_ok)
         np.testing.assert_allclose(rows[:, 0], tsince[:n_ok], rtol=0, atol=1e-8)
         dr = np.abs(eph.r_km[0, :n_ok] - rows[:, 1:4]).max()

@@ -67,8 +67,14 @@ def test_versions_apply_show_and_unchanged(store):
     same, created = store.apply_policy(BASE, by="bob")
     assert (same.version, created) == (1, False)
     changed = BASE.model_copy(update={"default_action": "off"})
-    v2, created = store.apply_policy(changed, by="bob")
+    # flipping the default changes service everywhere: refused unless asked for explicitly
+    before = store.counts()
+    with pytest.raises(PolicyError, match=r"turns the default .* from on to off"):
+        store.apply_policy(changed, by="bob")
+    assert store.counts() == before
+    v2, created = store.apply_policy(changed, by="bob", allow_sweeping=True)
     assert (v2.version, created) == (2, True)
+    assert "sweeping: " in v2.comment
     assert store.get_version().version == 2
     assert store.get_version(1).doc() == BASE
     assert store.get_version(2).doc().default_action == "off"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import typer
 
+from .. import limits
 from ..errors import InputError
 from ..orbits import load_constellation
 from ..orbits.celestrak import CELESTRAK_URL, DEFAULT_MAX_AGE_S, FETCH_FORMATS, fetch_group
@@ -173,6 +173,8 @@ def fetch_cmd(
     url: Annotated[str, typer.Option(help="GP query endpoint.")] = CELESTRAK_URL,
 ) -> None:
     """Download a CelesTrak group's current element sets, through a local cache."""
+    if out is not None:
+        limits.check_output_path(out, field="--out")
     result = fetch_group(
         group, cache_dir=cache_dir, max_age_s=parse_duration(max_age, "--max-age"),
         base_url=url, timeout_s=parse_duration(timeout, "--timeout"), fmt=fmt,
@@ -185,8 +187,9 @@ def fetch_cmd(
     typer.echo(f"{result.group}: {how[result.origin]} {result.path} "
                f"({const.report.summary()})")
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(result.path, out)
+        data = limits.read_bytes_file(result.path, kind="elements")
+        with limits.atomic_output(out, field="--out") as tmp:
+            tmp.write_bytes(data)
         typer.echo(f"copied to {out}")
 
 
@@ -204,6 +207,7 @@ def export_cmd(
             f"output must end in {', '.join(_TLE_SUFFIXES)} (3-line element sets), "
             f"got {out.name!r}", "--out",
         )
+    limits.check_output_path(out, field="--out")
     const = _load(source, skip_invalid=skip_invalid, epoch=epoch)
     write_tle(const, out)
     typer.echo(f"wrote {len(const):,} element sets to {out}")

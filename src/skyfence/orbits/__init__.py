@@ -13,17 +13,30 @@ from ..errors import InputError
 from .celestrak import fetch_group
 from .constellation import Constellation, ValidationReport
 from .elements import load_elements, write_tle
-from .propagate import Ephemeris, iter_ephemeris, propagate, require_accelerated
+from .propagate import (
+    NOT_PHYSICAL,
+    Ephemeris,
+    PropagationHealth,
+    check_ephemeris,
+    ephemeris_health,
+    iter_ephemeris,
+    propagate,
+    require_accelerated,
+)
 from .recover import recover_shells
 from .shells import PRESETS, WalkerShell, preset, preset_names, walker_constellation
 
 __all__ = [
     "DEFAULT_WALKER_EPOCH",
+    "NOT_PHYSICAL",
     "PRESETS",
     "Constellation",
     "Ephemeris",
+    "PropagationHealth",
     "ValidationReport",
     "WalkerShell",
+    "check_ephemeris",
+    "ephemeris_health",
     "fetch_group",
     "iter_ephemeris",
     "load_constellation",

@@ -17,9 +17,10 @@ otherwise ``~/.cache/skyfence/celestrak``.
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
-import tempfile
+import stat
 import time
 import urllib.error
 import urllib.parse
@@ -27,6 +28,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import limits
 from ..errors import InputError, OfflineError
 
 __all__ = [
@@ -171,19 +173,23 @@ def fetch_group(
         raise InputError(f"format {fmt!r} is not one of {', '.join(FETCH_FORMATS)}", "format")
     if not (max_age_s >= 0):
         raise InputError(f"max_age_s must be >= 0, got {max_age_s!r}", "max_age_s")
-    if not (timeout_s > 0):
-        raise InputError(f"timeout_s must be > 0, got {timeout_s!r}", "timeout_s")
+    if not (timeout_s > 0 and timeout_s < 1e6):
+        raise InputError(f"timeout_s must be > 0 (and finite), got {timeout_s!r}", "timeout_s")
+    scheme = urllib.parse.urlsplit(str(base_url)).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise InputError(f"the GP endpoint must be an http(s) URL, got {str(base_url)[:80]!r}",
+                         "url")
     folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     path = folder / f"{name}.{FETCH_FORMATS[fmt]}"
-    if path.is_file():
+    if _cached(path, folder):
         age = _age_s(path)
         if age < max_age_s:
             return FetchResult(path, name, "cache", age)
     url = f"{base_url}?{urllib.parse.urlencode({'GROUP': name, 'FORMAT': fmt})}"
     try:
-        data = _download(url, timeout_s)
+        data = _download(url, timeout_s, limits.file_cap("elements"))
     except _DownloadError as exc:
-        if path.is_file():
+        if _cached(path, folder):
             age = _age_s(path)
             return FetchResult(
                 path, name, "stale-cache", age,
@@ -204,16 +210,25 @@ def fetch_group(
             f"{_GROUP_EXAMPLES}",
             "group",
         )
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with limits.atomic_output(path, field="cache folder") as tmp:
+        tmp.write_bytes(data)
     return FetchResult(path, name, "network", 0.0)
+
+
+def _cached(path: Path, folder: Path) -> bool:
+    """True when a cached copy exists; an unusable cache folder is an `InputError`."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise InputError(
+            f"cannot use the cache folder {folder}: {exc.strerror or exc}; give another one "
+            f"(--cache-dir or ${CACHE_ENV_VAR})", "cache folder") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"the cached copy {path} is not a regular file; remove it",
+                         "cache folder")
+    return True
 
 
 class _DownloadError(Exception):
@@ -222,19 +237,28 @@ class _DownloadError(Exception):
         self.reason = reason
 
 
-def _download(url: str, timeout_s: float) -> bytes:
+def _download(url: str, timeout_s: float, max_bytes: int) -> bytes:
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            return response.read()
+            data = response.read(max_bytes + 1)
     except urllib.error.HTTPError as exc:
         try:
             detail = exc.read(200).decode("utf-8", "replace").strip().splitlines()
-        except OSError:
+        except (OSError, http.client.HTTPException):
             detail = []
         suffix = f": {detail[0]}" if detail else ""
         raise _DownloadError(f"HTTP {exc.code} {exc.reason}{suffix}") from None
     except urllib.error.URLError as exc:
         raise _DownloadError(str(exc.reason)) from None
-    except (TimeoutError, OSError) as exc:
+    except (TimeoutError, OSError, ValueError) as exc:
+        # ValueError: a malformed URL; http.client errors (a broken reply) are OSError or
+        # HTTPException, handled below
         raise _DownloadError(str(exc) or type(exc).__name__) from None
+    except http.client.HTTPException as exc:
+        raise _DownloadError(f"bad HTTP reply: {type(exc).__name__} {exc}") from None
+    if len(data) > max_bytes:
+        raise InputError(
+            f"the reply from {url} is larger than the element-file cap of {max_bytes:,} bytes "
+            "(skyfence.limits.MAX_FILE_BYTES['elements'])", "url")
+    return data

@@ -122,7 +122,7 @@ class Constellation:
         # drop cached arrays. Needed to ship constellations to Dask workers.
         state = {k: v for k, v in self.__dict__.items()
                  if k not in ("satrec_array", "epochs_utc", "inclination_deg",
-                              "mean_altitude_km")}
+                              "mean_altitude_km", "semi_major_axis_km", "mu_km3_s2")}
         state["satrecs"] = tuple(_satrec_state(s) for s in self.satrecs)
         return state
 
@@ -162,6 +162,16 @@ class Constellation:
         a_er = np.array([s.a for s in self.satrecs], dtype=np.float64)
         radius = np.array([s.radiusearthkm for s in self.satrecs], dtype=np.float64)
         return a_er * radius - radius
+
+    @cached_property
+    def semi_major_axis_km(self) -> np.ndarray:
+        """Mean semi-major axis (km) of each element set at its epoch, shape (n_sat,)."""
+        return np.array([s.a * s.radiusearthkm for s in self.satrecs], dtype=np.float64)
+
+    @cached_property
+    def mu_km3_s2(self) -> np.ndarray:
+        """Gravitational parameter (km^3/s^2) of each element set's gravity model."""
+        return np.array([s.mu for s in self.satrecs], dtype=np.float64)
 
     def subset(self, index: np.ndarray | slice | list[int]) -> Constellation:
         """A new constellation with the satellites selected by ``index`` (mask or indices)."""

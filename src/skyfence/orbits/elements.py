@@ -11,8 +11,21 @@ Checks on every record:
 * TLE lines: 69 columns, the column layout of the format, checksum (column 69, the sum of the
   digits in columns 1-68 with each ``-`` counted as 1, modulo 10), line numbers ``1`` then
   ``2``, the same catalogue number on both lines;
+* TLE numeric fields: no space inside a number (``1 .31035506`` is an altered line, not
+  1.31 or 13.1), so every field reads as exactly one number;
+* OMM values: numbers (or strings holding one number, ASCII digits only: no ``1_000``, no
+  ``NaN``), integers within what the TLE format can carry (``EPHEMERIS_TYPE`` 0-9,
+  ``ELEMENT_SET_NO`` 0-9999, ``REV_AT_EPOCH`` 0-99999), names without control characters;
 * all formats: epoch (a real calendar day), eccentricity in [0, 1), inclination in
-  [0, 180] deg, node, argument of perigee and mean anomaly in [0, 360] deg, mean motion > 0.
+  [0, 180] deg, node, argument of perigee and mean anomaly in [0, 360] deg, mean motion > 0;
+* then SGP4 itself: an element set SGP4 flags at its epoch (``Satrec.error`` after
+  initialisation, e.g. mean motion 99 rev/day puts the satellite underground: error 6) is
+  rejected with SGP4's own text (``sgp4.api.SGP4_ERRORS``), and so is one whose state at epoch
+  is not a bound Earth orbit (`skyfence.orbits.propagate.not_physical`).
+
+Input caps (`skyfence.limits`): files above ``MAX_FILE_BYTES["elements"]``, non-regular files
+(FIFOs, devices), binary content, OMM JSON nested deeper than ``MAX_NESTING_DEPTH`` and OMM CSV
+fields holding a line break are refused with `ElementError`; no other exception escapes.
 
 Repeated catalogue numbers keep the record with the newest epoch (the first one on equal
 epochs); the others are listed in ``report.duplicates``. Element sets are initialised by
@@ -33,7 +46,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,12 +53,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from sgp4 import omm as sgp4_omm
-from sgp4.api import Satrec
+from sgp4.api import SGP4_ERRORS, Satrec
 from sgp4.conveniences import sat_epoch_datetime
 from sgp4.exporter import export_tle
 
+from .. import limits
 from ..errors import ElementError
 from .constellation import Constellation, ValidationReport
+from .propagate import ERROR_MESSAGES, HILL_RADIUS_KM, NOT_PHYSICAL, not_physical
 
 __all__ = [
     "ELEMENT_FORMATS",
@@ -156,11 +170,38 @@ _LINE1_RE = _layout_regex(_LINE1_COLUMNS)
 _LINE2_RE = _layout_regex(_LINE2_COLUMNS)
 _LAYOUT = {1: (_LINE1_COLUMNS, _LINE1_RE, TLE_LINE1_TEMPLATE),
            2: (_LINE2_COLUMNS, _LINE2_RE, TLE_LINE2_TEMPLATE)}
+# Numeric fields of each line: (first, stop) 0-based slice, label, columns as the format counts.
+_LINE1_NUMBERS = (
+    (2, 7, "catalogue number", "columns 3-7"),
+    (18, 20, "epoch year", "columns 19-20"),
+    (20, 32, "epoch day of year", "columns 21-32"),
+    (62, 63, "ephemeris type", "column 63"),
+    (64, 68, "element set number", "columns 65-68"),
+)
+_LINE2_NUMBERS = (
+    (2, 7, "catalogue number", "columns 3-7"),
+    (8, 16, "inclination", "columns 9-16"),
+    (17, 25, "right ascension of the ascending node", "columns 18-25"),
+    (26, 33, "eccentricity", "columns 27-33"),
+    (34, 42, "argument of perigee", "columns 35-42"),
+    (43, 51, "mean anomaly", "columns 44-51"),
+    (52, 63, "mean motion", "columns 53-63"),
+    (63, 68, "revolution number at epoch", "columns 64-68"),
+)
 # Byte -> checksum value: digits count their value, '-' counts 1, everything else 0.
 _CHECKSUM_TABLE = bytes(
     (c - 48) if 48 <= c <= 57 else (1 if c == 45 else 0) for c in range(256)
 )
 _WHITESPACE_RE = re.compile(r"\s*")
+# Line breaks as editors count them (str.splitlines would also split at \f, \x1c-\x1e, \x85,
+# U+2028 and U+2029, shifting line numbers; those characters are refused inside lines instead).
+_LINE_BREAK_RE = re.compile(r"\r\n|\n|\r")
+# A number in an OMM text field: ASCII digits, optional sign, point and exponent (float()
+# alone would also take "1_000", "nan", "infinity" and non-ASCII digits).
+_OMM_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# Integer OMM keywords: the range a TLE (and sgp4's C long fields) can carry.
+_OMM_INT_RANGES = {"EPHEMERIS_TYPE": (0, 9), "ELEMENT_SET_NO": (0, 9999),
+                   "REV_AT_EPOCH": (0, 99999), "NORAD_CAT_ID": (1, 339_999)}
 _GROUP_HINT = "the file holds TLE, 3-line TLE, OMM JSON or OMM CSV element sets"
 
 
@@ -209,9 +250,9 @@ def load_elements(
     source = str(p)
     if not p.exists():
         raise ElementError("no such element file", where=source)
-    if not p.is_file():
-        raise ElementError("not a file (a directory?); give an element file", where=source)
-    data = p.read_bytes()
+    if p.is_dir():
+        raise ElementError("not a file but a directory; give an element file", where=source)
+    data = limits.read_bytes_file(p, kind="elements", where=source, error=ElementError)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -223,6 +264,17 @@ def load_elements(
     return parse_elements_text(
         text, source=source, skip_invalid=skip_invalid, name=name if name else p.stem
     )
+
+
+def _check_text(text: str, source: str) -> None:
+    """Size cap and binary content (NUL bytes), before any parsing."""
+    if not isinstance(text, str):
+        raise ElementError(f"element text must be str, got {type(text).__name__}", source)
+    limits.check_text_size(text, source, kind="elements", error=ElementError)
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise ElementError(f"binary content (a NUL byte): not a text file; {_GROUP_HINT}",
+                           where=f"{source}:{text.count(chr(10), 0, nul) + 1}")
 
 
 def detect_format(text: str, source: str = "<string>") -> str:
@@ -264,6 +316,7 @@ def parse_elements_text(
     name: str | None = None,
 ) -> Constellation:
     """Parse element sets of any supported format (detected by `detect_format`)."""
+    _check_text(text, source)
     fmt = detect_format(text, source)
     parser = {"tle": parse_tle_text, "omm-json": parse_omm_json, "omm-csv": parse_omm_csv}[fmt]
     return parser(text, source=source, skip_invalid=skip_invalid, name=name)
@@ -292,7 +345,10 @@ def parse_tle_text(
     name : str, optional
         Name of the constellation (default ``source``).
     """
-    lines = text.splitlines()
+    _check_text(text, source)
+    lines = _LINE_BREAK_RE.split(text)
+    if lines and not lines[-1]:
+        lines.pop()  # the break ending the last line starts no line
     records: list[_Record] = []
     skipped: list[tuple[str, str]] = []
     n_records = 0
@@ -329,6 +385,7 @@ def parse_omm_json(
     Keys are the CCSDS OMM keywords (`OMM_REQUIRED_FIELDS`, `OMM_OPTIONAL_FIELDS`); values may
     be numbers or strings. Error locations give the line where the record's object starts.
     """
+    _check_text(text, source)
     records: list[_Record] = []
     skipped: list[tuple[str, str]] = []
     objects = list(_json_objects(text, source))
@@ -360,10 +417,22 @@ def parse_omm_csv(
 
     Error locations give the row's line number in the file.
     """
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip().upper() for h in (reader.fieldnames or [])]
+    _check_text(text, source)
+    # Lines end at "\n" only (a "\r\n" ending is fine): a lone carriage return inside a row
+    # is then a CSV error naming the row, not a silent split into two short rows.
+    buffer = io.StringIO(text.lstrip("\ufeff"))
+    reader = csv.DictReader(buffer)
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        raise ElementError(f"CSV header: {_csv_problem(exc)}", where=f"{source}:1") from None
+    header = [h.strip().upper() for h in (fieldnames or [])]
     if not header:
         raise ElementError(f"the file is empty: no element sets ({_GROUP_HINT})", where=source)
+    repeated = sorted({h for h in header if h and header.count(h) > 1})
+    if repeated:
+        raise ElementError(f"the CSV header names the column(s) {', '.join(repeated)} more "
+                           "than once", where=f"{source}:1")
     reader.fieldnames = header
     missing = [f for f in OMM_REQUIRED_FIELDS if f not in header]
     if missing:
@@ -375,7 +444,25 @@ def parse_omm_csv(
     records: list[_Record] = []
     skipped: list[tuple[str, str]] = []
     n_records = 0
-    for row in reader:
+    rows = iter(reader)
+    lines_before = 1  # physical lines read so far (the header)
+    while True:
+        position = buffer.tell()
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            # csv consumed the broken line (its line_num lags): count lines from the text
+            n_records += 1
+            lines_before += 1
+            error = ElementError(_csv_problem(exc), where=f"{source}:{lines_before}")
+            if not skip_invalid or buffer.tell() == position:
+                raise error from None
+            lines_before = text.lstrip("\ufeff").count("\n", 0, buffer.tell())
+            skipped.append((error.where or source, error.message))
+            continue
+        lines_before = reader.line_num
         where = f"{source}:{reader.line_num}"
         if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
             continue
@@ -396,6 +483,16 @@ def parse_omm_csv(
     return _assemble(records, skipped, n_records, source, name)
 
 
+def _csv_problem(exc: csv.Error) -> str:
+    text = str(exc)
+    if "new-line character seen in unquoted field" in text:
+        return ("a line break (carriage return) inside an unquoted CSV field; an OMM CSV row "
+                "is one line, and a field holding a line break must be quoted")
+    if "field larger than field limit" in text:
+        return f"a CSV field longer than {csv.field_size_limit():,} characters"
+    return f"invalid CSV: {text}"
+
+
 def write_tle(constellation: Constellation, path: str | os.PathLike[str]) -> Path:
     """Write the constellation as CelesTrak 3-line element sets (name line + TLE lines).
 
@@ -410,7 +507,8 @@ def write_tle(constellation: Constellation, path: str | os.PathLike[str]) -> Pat
     Raises
     ------
     ElementError
-        When a satellite cannot be expressed as a TLE (an angle outside its range).
+        When a satellite cannot be expressed as a TLE (an angle outside its range), or the
+        path cannot be written (a directory, a device, a read-only folder, a full disk).
     """
     out = Path(path)
     chunks: list[str] = []
@@ -425,15 +523,9 @@ def write_tle(constellation: Constellation, path: str | os.PathLike[str]) -> Pat
             ) from None
         label = constellation.names[i].strip() or str(int(constellation.norad_ids[i]))
         chunks.append(f"{label}\n{line1}\n{line2}\n")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii", newline="\n") as fh:
-            fh.write("".join(chunks))
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = "".join(chunks)
+    with limits.atomic_output(out, field=str(out), error=ElementError) as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="\n")
     return out
 
 
@@ -538,6 +630,15 @@ def _check_line(line: str, number: int, where: str) -> None:
     _, regex, _ = _LAYOUT[number]
     if len(line) != _TLE_LENGTH or regex.fullmatch(line) is None:
         raise ElementError(_layout_message(line, number), where)
+    for first, stop, label, cols in (_LINE1_NUMBERS if number == 1 else _LINE2_NUMBERS):
+        field = line[first:stop]
+        body = field.strip()
+        if " " in body:
+            col = first + len(field) - len(field.lstrip()) + body.index(" ") + 1
+            raise ElementError(
+                f"TLE line {number}: the {label} ({cols}) holds {field!r}, with a space inside "
+                f"the number at column {col}; the line was altered (TLE numbers are "
+                "right-aligned, without gaps)", where)
     expected = _checksum(line)
     if int(line[68]) != expected:
         raise ElementError(
@@ -592,8 +693,47 @@ def _tle_record(
         fields={"ecc": "columns 27-33", "inclination": "columns 9-16",
                 "mean motion": "columns 53-63"},
     )
-    sat = Satrec.twoline2rv(line1, line2)
-    return _Record(where1, norad_id, sat_name or str(norad_id), sat)
+    try:
+        sat = Satrec.twoline2rv(line1, line2)
+    except (ValueError, RuntimeError, OverflowError) as exc:
+        raise ElementError(f"SGP4 cannot read this element set: {exc}", where2) from None
+    _check_sgp4(sat, where2)
+    return _Record(where1, norad_id, _clean_sat_name(sat_name, where1) or str(norad_id), sat)
+
+
+def _check_sgp4(sat: Satrec, where: str) -> None:
+    """Reject an element set SGP4 flags at its epoch, or whose epoch state is not physical."""
+    detail = (f"mean motion {sat.no_kozai * 1440.0 / (2.0 * math.pi):.8g} rev/day, "
+              f"eccentricity {sat.ecco:.7g}")
+    code = int(sat.error)
+    if code != 0:
+        text = SGP4_ERRORS.get(code, f"unknown SGP4 error {code}")
+        raise ElementError(
+            f"SGP4 rejects this element set at its epoch: error {code}, {text} ({detail})",
+            where)
+    err, r, v = sat.sgp4_tsince(0.0)
+    a_km = sat.a * sat.radiusearthkm
+    if err == 0 and (not_physical(np.array(r), np.array(v), np.array(a_km), sat.mu)
+                     or a_km * (1.0 + sat.ecco) > HILL_RADIUS_KM):
+        raise ElementError(
+            f"this element set is not an Earth orbit at its epoch: error {NOT_PHYSICAL}, "
+            f"{ERROR_MESSAGES[NOT_PHYSICAL].split(':')[0]} ({detail}, semi-major axis "
+            f"{a_km:.6g} km)", where)
+    if err != 0:
+        raise ElementError(
+            f"SGP4 rejects this element set at its epoch: error {err}, "
+            f"{SGP4_ERRORS.get(err, 'unknown')} ({detail})", where)
+
+
+def _clean_sat_name(name: str, where: str) -> str:
+    """A satellite name from a name line or OBJECT_NAME: one line of printable text."""
+    if not name:
+        return ""
+    try:
+        return limits.clean_name(name, "satellite name", error=ElementError)
+    except ElementError as exc:
+        raise ElementError(exc.message.replace("names are", "a satellite name is"),
+                           f"{where} (satellite name)") from None
 
 
 def _days_in_year(year: int) -> int:
@@ -649,20 +789,28 @@ def _check_ranges(
 
 def _json_objects(text: str, source: str) -> Iterable[tuple[int, Any]]:
     """Yield ``(line number, value)`` for each element of a JSON list (or one JSON object)."""
+    # Depth and string caps first: after this the decoder cannot recurse without bound.
+    limits.check_json_text(text, source, kind="elements", error=ElementError)
     decoder = json.JSONDecoder()
     body = text.lstrip("\ufeff")
 
-    def fail(exc: json.JSONDecodeError) -> ElementError:
-        return ElementError(f"invalid JSON: {exc.msg} (column {exc.colno})",
-                            where=f"{source}:{exc.lineno}")
+    def fail(exc: ValueError) -> ElementError:
+        if isinstance(exc, json.JSONDecodeError):
+            return ElementError(f"invalid JSON: {exc.msg} (column {exc.colno})",
+                                where=f"{source}:{exc.lineno}")
+        msg = str(exc)
+        if "digits" in msg:  # CPython's int-size guard
+            msg = "a number with more than 4300 digits"
+        return ElementError(f"invalid JSON: {msg}", where=f"{source}:{line}")
 
     pos = _WHITESPACE_RE.match(body, 0).end()
     line = 1 + body.count("\n", 0, pos)
     if body.startswith("{", pos):
         try:
             obj, end = decoder.raw_decode(body, pos)
-        except json.JSONDecodeError as exc:
-            raise fail(exc) from None
+        except (ValueError, RecursionError) as exc:
+            raise fail(exc if isinstance(exc, ValueError) else ValueError(
+                "nested too deeply")) from None
         _expect_end(body, end, source)
         yield line, obj
         return
@@ -676,8 +824,9 @@ def _json_objects(text: str, source: str) -> Iterable[tuple[int, Any]]:
             return
         try:
             obj, end = decoder.raw_decode(body, pos)
-        except json.JSONDecodeError as exc:
-            raise fail(exc) from None
+        except (ValueError, RecursionError) as exc:
+            raise fail(exc if isinstance(exc, ValueError) else ValueError(
+                "nested too deeply")) from None
         yield line, obj
         line += body.count("\n", pos, end)
         nxt = _WHITESPACE_RE.match(body, end).end()
@@ -711,25 +860,45 @@ def _omm_value(fields: Mapping[str, Any], key: str, where: str) -> Any:
         raise ElementError(
             f"missing field {key}; an OMM record needs {', '.join(OMM_REQUIRED_FIELDS)}", where
         )
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ElementError(f"field {key}: expected a number or a text, got "
+                           f"{type(value).__name__} {_short(value)}", where)
     return value.strip() if isinstance(value, str) else value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:45] + "..." + text[-10:]
 
 
 def _omm_float(fields: Mapping[str, Any], key: str, where: str) -> float:
     value = _omm_value(fields, key, where)
+    if isinstance(value, str) and not _OMM_NUMBER_RE.fullmatch(value):
+        raise ElementError(f"field {key}: cannot read {_short(value)} as a number", where)
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise ElementError(f"field {key}: cannot read {value!r} as a number", where) from None
+    except (TypeError, ValueError, OverflowError):
+        raise ElementError(f"field {key}: cannot read {_short(value)} as a number",
+                           where) from None
     if not math.isfinite(number):
-        raise ElementError(f"field {key}: {value!r} is not a finite number", where)
+        raise ElementError(f"field {key}: {_short(value)} is not a finite number", where)
     return number
 
 
 def _omm_int(fields: Mapping[str, Any], key: str, where: str) -> int:
+    value = _omm_value(fields, key, where)
     number = _omm_float(fields, key, where)
     if number != int(number):
         raise ElementError(f"field {key}: {number!r} is not a whole number", where)
-    return int(number)
+    low, high = _OMM_INT_RANGES[key]
+    # exact for big integers given as JSON ints, which float() would round
+    whole = value if isinstance(value, int) else int(number)
+    if not low <= whole <= high:
+        what = ("the Alpha-5 range an SGP4 element set can carry" if key == "NORAD_CAT_ID"
+                else "the range a TLE can carry")
+        raise ElementError(f"field {key}: {_short(value)} is outside {low} to {high} ({what})",
+                           where)
+    return whole
 
 
 def _omm_epoch(fields: Mapping[str, Any], where: str) -> datetime:
@@ -739,7 +908,7 @@ def _omm_epoch(fields: Mapping[str, Any], where: str) -> datetime:
         epoch = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
         raise ElementError(
-            f"field EPOCH: cannot read {text!r} as a UTC time; expected ISO 8601 such as "
+            f"field EPOCH: cannot read {_short(text)} as a UTC time; expected ISO 8601 such as "
             "2023-05-29T03:41:47.297760",
             where,
         ) from None
@@ -747,7 +916,7 @@ def _omm_epoch(fields: Mapping[str, Any], where: str) -> datetime:
         epoch = epoch.astimezone(UTC).replace(tzinfo=None)
     if not 1957 <= epoch.year <= 2056:
         raise ElementError(
-            f"field EPOCH: {text!r} is outside 1957-2056, the years an SGP4 element set can "
+            f"field EPOCH: {_short(text)} is outside 1957-2056, the years an SGP4 element set can "
             "carry", where,
         )
     return epoch
@@ -759,15 +928,10 @@ def _omm_record(fields: Mapping[str, Any], where: str) -> _Record:
         value = fields.get(key)
         if value not in (None, "") and str(value).strip().upper() not in allowed:
             raise ElementError(
-                f"field {key} is {value!r}; skyfence propagates SGP4 mean elements, which "
+                f"field {key} is {_short(value)}; skyfence propagates SGP4 mean elements, which "
                 f"need {key} = {allowed[0]}", where,
             )
     norad_id = _omm_int(fields, "NORAD_CAT_ID", where)
-    if not 1 <= norad_id <= _MAX_CATALOGUE_NUMBER:
-        raise ElementError(
-            f"field NORAD_CAT_ID: {norad_id} is outside 1 to {_MAX_CATALOGUE_NUMBER} (the "
-            "Alpha-5 range an SGP4 element set can carry)", where,
-        )
     epoch = _omm_epoch(fields, where)
     clean: dict[str, Any] = {
         "NORAD_CAT_ID": norad_id,
@@ -780,7 +944,7 @@ def _omm_record(fields: Mapping[str, Any], where: str) -> _Record:
     classification = str(_omm_value(fields, "CLASSIFICATION_TYPE", where)).upper()
     if classification not in ("U", "C", "S"):
         raise ElementError(
-            f"field CLASSIFICATION_TYPE: {classification!r} is not one of U, C, S", where
+            f"field CLASSIFICATION_TYPE: {_short(classification)} is not one of U, C, S", where
         )
     clean["CLASSIFICATION_TYPE"] = classification
     object_id = str(_omm_value(fields, "OBJECT_ID", where))
@@ -800,8 +964,12 @@ def _omm_record(fields: Mapping[str, Any], where: str) -> _Record:
                 "mean motion": "MEAN_MOTION"},
     )
     sat = Satrec()
-    sgp4_omm.initialize(sat, clean)
-    sat_name = str(_omm_value(fields, "OBJECT_NAME", where)).strip()
+    try:
+        sgp4_omm.initialize(sat, clean)
+    except (ValueError, OverflowError, RuntimeError, KeyError) as exc:
+        raise ElementError(f"SGP4 cannot initialise this element set: {exc}", where) from None
+    _check_sgp4(sat, where)
+    sat_name = _clean_sat_name(str(_omm_value(fields, "OBJECT_NAME", where)).strip(), where)
     return _Record(where, norad_id, sat_name or str(norad_id), sat)
 
 

@@ -7,7 +7,13 @@ decisions, which `PolicyStore.import_history` records in the store. The history 
 the policy's content (a policy version holds rules, not the story of how they came about).
 
 Every problem is a `PolicyError` naming the file and the field (``rules[2].acton: unknown
-field; valid fields: ...``); TOML and JSON syntax errors name the line. A region's ``file``
+field; valid fields: ...``); TOML and JSON syntax errors name the line. Text goes through the
+caps of `skyfence.limits` first (``MAX_FILE_BYTES["policy"]``, nesting depth, string length),
+so an oversize file, a 200 MB string or a deeply nested document is refused before parsing
+or validation allocates anything; JSON ``NaN`` and duplicate keys are refused. Names in the
+request history (``by``, ``region``, ``key``) are one line of printable text; free texts
+(``why``, ``reason``) are capped at `skyfence.limits.MAX_TEXT_CHARS`; history times lie in
+1957-2056 (see `skyfence.policy.store`). A region's ``file``
 (GeoJSON or WKT, relative to the policy file) is read here and embedded as ``geojson`` /
 ``wkt`` so a stored policy does not depend on files beside it.
 """
@@ -17,7 +23,6 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import tomllib
 import types
 import typing
 from datetime import datetime
@@ -27,8 +32,37 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_serializer, field_validator
 
-from ..errors import PolicyError
+from .. import limits
+from ..errors import InputError, PolicyError
 from .rules import PolicyDoc, _Strict, _Windowed, format_utc, to_utc_datetime
+
+# The store's time range (duplicated here to avoid an import cycle; see policy.store).
+_EARLIEST_YEAR, _LATEST_YEAR = 1957, 2056
+
+
+def _name(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value  # the field's type check reports it
+    try:
+        return limits.clean_name(value, "name")
+    except InputError as exc:
+        raise ValueError(exc.message) from None
+
+
+def _text(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return limits.clean_text(value, "text", required=False)
+    except InputError as exc:
+        raise ValueError(exc.message) from None
+
+
+def _in_range(dt: datetime) -> datetime:
+    if not _EARLIEST_YEAR <= dt.year <= _LATEST_YEAR:
+        raise ValueError(f"{format_utc(dt)} is outside {_EARLIEST_YEAR}-{_LATEST_YEAR}, the "
+                         "years the store accepts (those an SGP4 element set can carry)")
+    return dt
 
 __all__ = [
     "DecisionSpec",
@@ -59,9 +93,19 @@ class DecisionSpec(_Strict):
     @classmethod
     def _utc(cls, v: Any) -> datetime:
         try:
-            return to_utc_datetime(v, "at")
+            return _in_range(to_utc_datetime(v, "at"))
         except PolicyError as exc:
             raise ValueError(exc.message) from None
+
+    @field_validator("by", mode="before")
+    @classmethod
+    def _clean_by(cls, v: Any) -> Any:
+        return _name(v)
+
+    @field_validator("reason", "reference", mode="before")
+    @classmethod
+    def _clean_text(cls, v: Any) -> Any:
+        return _text(v)
 
     @field_serializer("at")
     def _iso(self, v: datetime) -> str:
@@ -88,9 +132,19 @@ class RequestSpec(_Windowed):
     @classmethod
     def _at_utc(cls, v: Any) -> datetime:
         try:
-            return to_utc_datetime(v, "at")
+            return _in_range(to_utc_datetime(v, "at"))
         except PolicyError as exc:
             raise ValueError(exc.message) from None
+
+    @field_validator("by", "region", "key", mode="before")
+    @classmethod
+    def _clean_names(cls, v: Any) -> Any:
+        return _name(v)
+
+    @field_validator("why", "reference", mode="before")
+    @classmethod
+    def _clean_texts(cls, v: Any) -> Any:
+        return _text(v)
 
     @field_serializer("at")
     def _at_iso(self, v: datetime) -> str:
@@ -132,12 +186,9 @@ def load_policy_file(path: str | Path) -> PolicyFile:
     if p.suffix.lower() not in (".toml", ".json"):
         raise PolicyError(
             f"unknown policy file type {p.suffix or '(none)'!r}; use .toml or .json", str(p))
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolicyError("policy file not found", str(p)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"cannot read policy file: {exc}", str(p)) from None
+    if not p.exists() and not p.is_symlink():
+        raise PolicyError("policy file not found", str(p))
+    text = limits.read_text_file(p, kind="policy", error=PolicyError)
     return loads_policy(text, "toml" if p.suffix.lower() == ".toml" else "json", source=str(p),
                         base_dir=p.parent)
 
@@ -147,20 +198,14 @@ def loads_policy(text: str, fmt: str = "toml", *, source: str = "<policy>",
     """Parse and validate policy text in ``fmt`` (``"toml"`` or ``"json"``).
 
     ``source`` names the text in error messages; ``base_dir`` anchors regions' ``file`` paths.
+    The caps of `skyfence.limits` apply (size, nesting depth, string length).
     """
+    if not isinstance(text, str):
+        raise PolicyError(f"policy text must be str, got {type(text).__name__}", source)
     if fmt == "toml":
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            m = re.search(r"line (\d+)", str(exc))
-            where = f"{source}:{m.group(1)}" if m else source
-            raise PolicyError(f"not valid TOML: {exc}", where) from None
+        data = limits.load_toml_text(text, source, kind="policy", error=PolicyError)
     elif fmt == "json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise PolicyError(f"not valid JSON: {exc.msg} (column {exc.colno})",
-                              f"{source}:{exc.lineno}") from None
+        data = limits.load_json_text(text, source, kind="policy", error=PolicyError)
     else:
         raise PolicyError(f"unknown policy format {fmt!r}; use toml or json", source)
     if not isinstance(data, dict):
@@ -186,18 +231,17 @@ def _embed_region_files(data: dict[str, Any], source: str, base: Path | None) ->
         if not fp.is_absolute() and base is not None:
             fp = base / fp
         where = f"{source}: regions[{i}].file"
-        try:
-            text = fp.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise PolicyError(f"cannot read region file {str(fp)!r}: {exc.strerror or exc}",
-                              where) from None
         suffix = fp.suffix.lower()
+        try:
+            text = limits.read_text_file(fp, kind="geojson", error=PolicyError)
+        except PolicyError as exc:
+            raise PolicyError(f"cannot read region file {str(fp)!r}: {exc.message}",
+                              where) from None
         if suffix in (".geojson", ".json"):
             try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise PolicyError(f"{fp}:{exc.lineno}: not valid JSON: {exc.msg}",
-                                  where) from None
+                obj = limits.load_json_text(text, str(fp), kind="geojson", error=PolicyError)
+            except PolicyError as exc:
+                raise PolicyError(f"{exc.where}: {exc.message}", where) from None
             if isinstance(obj, list) or (isinstance(obj, dict) and "cells" in obj
                                          and "type" not in obj):
                 reg["cells"] = _cells_file(fp, where)  # an H3 cell list, not GeoJSON
