@@ -49,7 +49,7 @@ def test_bad_scenarios_name_the_key(data, message) -> None:
 def test_load_scenario_file_errors(tmp_path: Path) -> None:
     bad = tmp_path / "s.toml"
     bad.write_text("[time\nstart = 1\n")
-    with pytest.raises(ScenarioError, match=r"s\.toml: not valid TOML"):
+    with pytest.raises(ScenarioError, match=r"s\.toml:1: not valid TOML"):
         load_scenario(bad)
     with pytest.raises(ScenarioError, match="scenario file not found"):
         load_scenario(tmp_path / "missing.toml")

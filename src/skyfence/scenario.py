@@ -386,15 +386,13 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a TOML scenario file."""
+    from .limits import load_toml_text, read_text_file
+
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError("scenario file not found", str(p)) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"not valid TOML: {exc}", str(p)) from None
+    if not p.exists():
+        raise ScenarioError("scenario file not found", str(p))
+    text = read_text_file(p, kind="scenario", error=ScenarioError)
+    data = load_toml_text(text, str(p), kind="scenario", error=ScenarioError)
     scenario = parse_scenario(data, str(p))
     return _resolve_paths(scenario, p.parent)
 

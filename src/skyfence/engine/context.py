@@ -39,7 +39,7 @@ from ..ground import (
     terminal_set,
 )
 from ..ground import Terminal as GroundTerminal
-from ..orbits import Constellation, load_constellation
+from ..orbits import Constellation, check_ephemeris, load_constellation, propagate
 from ..policy import (
     CompiledPolicy,
     PolicyEvaluation,
@@ -441,6 +441,11 @@ def prepare(
         const = constellation if constellation is not None else load_constellation(
             scenario.constellation.source, epoch=t[0],
             skip_invalid=scenario.constellation.skip_invalid)
+        # Propagation at the window's start, middle and end: refuse a window where no
+        # satellite has a usable state (elements far from their epoch), note partial failures.
+        sample = t[np.unique([0, t.size // 2, t.size - 1])]
+        health = check_ephemeris(propagate(const, sample), where="time.start",
+                                 epochs_utc=const.epochs_utc)
     masks = elevation_masks(const.shell, scenario.constellation.min_elevation_deg,
                             scenario.constellation.min_elevation_by_shell or None)
     say("building ground cells")
@@ -465,6 +470,9 @@ def prepare(
         policy=ev, moving_off=moving_off, policy_file=policy_file, compiled_policy=policy,
         index=index, strategy=_strategy(scenario), timings=clock,
     )
+    if health.summary():
+        ctx.notes.append(f"propagation at the window's start, middle and end: "
+                         f"{health.summary()}")
     names = list(stage_names) if stage_names is not None else (
         ["coverage", "policy"] + (["network"] if scenario.network.enabled else []))
     say("preparing stages")

@@ -30,6 +30,8 @@ class CoveragePart:
 
     summary: CoverageSummary
     series: TimeSeries | None
+    failed_sat_steps: int = 0
+    sat_steps: int = 0
 
 
 class _Acc:
@@ -37,16 +39,22 @@ class _Acc:
         self.acc = CoverageAccumulator(ctx.ground.n_points, ctx.step_s)
         self.rec = (TimeSeriesRecorder(stage.series_points, t_utc, budget_bytes=2**62)
                     if stage.series_points.size else None)
+        self.failed = 0
+        self.total = 0
 
     def update(self, step: StepData) -> None:
         vis = step.visibility
         self.acc.update(step.t_utc, vis.n_visible, vis.best_elevation_deg, step.serving)
         if self.rec is not None:
             self.rec.record(vis, step.serving)
+        r = step.r_sat_itrs_km
+        self.failed += int(np.count_nonzero(~np.isfinite(r[:, 0])))
+        self.total += int(r.shape[0])
 
     def result(self) -> CoveragePart:
         return CoveragePart(self.acc.summary(),
-                            self.rec.result() if self.rec is not None else None)
+                            self.rec.result() if self.rec is not None else None,
+                            self.failed, self.total)
 
 
 @dataclass(frozen=True)
@@ -88,8 +96,15 @@ class CoverageStage:
         series = None
         if a.series is not None and b.series is not None:
             series = a.series.merge(b.series)
-        return CoveragePart(a.summary.merge(b.summary), series)
+        return CoveragePart(a.summary.merge(b.summary), series,
+                            a.failed_sat_steps + b.failed_sat_steps, a.sat_steps + b.sat_steps)
 
     def finalize(self, ctx: RunContext, part: CoveragePart) -> dict[str, Any]:
+        notes = []
+        if part.failed_sat_steps:
+            notes.append(
+                f"{part.failed_sat_steps:,} of {part.sat_steps:,} satellite-steps "
+                f"({100 * part.failed_sat_steps / max(part.sat_steps, 1):.2f} %) had no usable "
+                "state (SGP4 errors or physically impossible states) and served no one.")
         return {"metrics": part.summary.finalize(), "series": part.series,
-                "series_names": self.series_names}
+                "series_names": self.series_names, "notes": notes}

@@ -349,7 +349,7 @@ def _tables(ctx: RunContext, out: dict[str, dict[str, Any]]) -> RunTables:
         + [(m.name, f"off above {m.max_speed_kmh:g} km/h", m.reason)
            for m in ctx.policy_file.moving_rules],
         "history": [_history(req) for req in ctx.policy_file.requests],
-        "notes": list(ctx.notes),
+        "notes": list(ctx.notes) + [n for o in out.values() for n in o.get("notes", [])],
     }
     return RunTables(cells=cells, regions=regions, regions_by_time=by_time,
                      terminals=term_frame, terminal_summary=tsum, rules=rules, extra=extra,
