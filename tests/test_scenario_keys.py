@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 from pydantic import BaseModel
 
+from _engine_helpers import _scenario
 from skyfence import scenario as sc_mod
 from skyfence.engine import run
 from skyfence.scenario import parse_scenario
-
-from _engine_helpers import _scenario
 
 ROOT = Path(__file__).parents[1]
 SRC = ROOT / "src" / "skyfence"
@@ -27,7 +26,8 @@ def _models() -> list[type[BaseModel]]:
     out = []
     for name in dir(sc_mod):
         obj = getattr(sc_mod, name)
-        if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__ == sc_mod.__name__:
+        if (isinstance(obj, type) and issubclass(obj, BaseModel)
+                and obj.__module__ == sc_mod.__name__):
             out.append(obj)
     return out
 
