@@ -935,24 +935,37 @@ def create_app(config: ServiceConfig) -> FastAPI:
             })
         return out
 
-    def _raw_json(data: bytes, media: str = "application/json") -> Response:
-        return Response(content=data, media_type=media)
+    gz_cache: dict[str, tuple[bytes, bytes]] = {}
+
+    def _raw_json(request: Request, key: str, data: bytes,
+                  media: str = "application/geo+json") -> Response:
+        """Cached JSON bytes, gzip-compressed (once) when the client accepts it."""
+        if "gzip" not in request.headers.get("accept-encoding", "") or len(data) < 4096:
+            return Response(content=data, media_type=media)
+        hit = gz_cache.get(key)
+        if hit is None or hit[0] is not data:
+            import gzip
+
+            hit = (data, gzip.compress(data, compresslevel=6))
+            gz_cache[key] = hit
+        return Response(content=hit[1], media_type=media,
+                        headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
 
     @app.get("/api/map/cells", tags=["map"], summary="Map cells and terminals (GeoJSON)",
              responses=_errors(409, *AUTH_ERRORS))
     def map_cells(request: Request, p: Viewer) -> Response:
-        return _raw_json(svc_of(request).map.cells_geojson(), "application/geo+json")
+        return _raw_json(request, "cells", svc_of(request).map.cells_geojson())
 
     @app.get("/api/map/borders", tags=["map"],
              summary="Borders of the geofence's boundary edition (GeoJSON)",
              responses=_errors(*AUTH_ERRORS))
     def map_borders(request: Request, p: Viewer) -> Response:
-        return _raw_json(svc_of(request).map.borders_geojson(), "application/geo+json")
+        return _raw_json(request, "borders", svc_of(request).map.borders_geojson())
 
     @app.get("/api/map/sites", tags=["map"], summary="Gateways and PoPs (GeoJSON)",
              responses=_errors(409, *AUTH_ERRORS))
     def map_sites(request: Request, p: Viewer) -> Response:
-        return _raw_json(svc_of(request).map.sites_geojson(), "application/geo+json")
+        return _raw_json(request, "sites", svc_of(request).map.sites_geojson())
 
     @app.get("/api/map/status", tags=["map"],
              summary="Served / blocked / uncovered per point at a step",

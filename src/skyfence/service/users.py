@@ -59,6 +59,7 @@ __all__ = [
     "User",
     "UserStore",
     "identify",
+    "identify_cli",
     "role_at_least",
 ]
 
@@ -538,3 +539,43 @@ def identify(users: UserStore, *, token: str | None, by: str | None, need: str,
     if not str(name).strip():
         raise InputError("who acts must be named", "--by")
     return Actor(str(name), None, None)
+
+
+def _has_user_tables(path: Path) -> bool:
+    """Whether the file holds the ``svc_users`` table (read-only check; writes nothing)."""
+    import sqlite3 as _sq
+
+    try:
+        conn = _sq.connect(f"file:{path}?mode=ro", uri=True)
+    except _sq.Error:
+        return False
+    try:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND "
+                            "name='svc_users'").fetchone() is not None
+    except _sq.Error:
+        return False
+    finally:
+        conn.close()
+
+
+def identify_cli(db: str | Path, *, token: str | None, by: str | None, need: str,
+                 action: str) -> Actor:
+    """`identify` for a CLI command on the store file ``db``.
+
+    A file without users (or no file yet) is an open store: no token needed, ``by`` (default
+    ``$USER``) names the actor, as before users existed; giving a token there is an error
+    (nothing to check it against). The file is not modified unless it has users (then the
+    token use is logged).
+    """
+    path = Path(db)
+    token = (token or "").strip() or None
+    if str(path) == ":memory:" or not path.is_file() or not _has_user_tables(path):
+        if token:
+            raise AccessError(f"{path} has no registered users, so a token cannot be checked; "
+                              "add users with skyfence users add NAME --role ROLE")
+        name = by or os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+        if not str(name).strip():
+            raise InputError("who acts must be named", "--by")
+        return Actor(str(name), None, None)
+    with UserStore(path, create=False) as users:
+        return identify(users, token=token, by=by, need=need, client="cli", action=action)
