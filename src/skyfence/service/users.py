@@ -167,7 +167,7 @@ def check_user_name(name: str, where: str = "name") -> str:
     """A user name: 1-64 characters from letters, digits and ``. _ @ -``, starting with a
     letter or digit (no spaces, no control characters: it is recorded as an actor)."""
     text = str(name)
-    if not _NAME_RE.match(text):
+    if not _NAME_RE.fullmatch(text):
         raise InputError(f"invalid user name {text!r}: use 1-64 letters, digits, '.', '_', '@' "
                          "or '-', starting with a letter or digit", where)
     return text
@@ -182,7 +182,7 @@ def check_role(role: str, where: str = "role") -> str:
 
 def token_id_of(token: str) -> str | None:
     """The public id of a well-formed token, else None."""
-    m = _TOKEN_RE.match(token or "")
+    m = _TOKEN_RE.fullmatch(token or "")
     return m.group(1) if m else None
 
 
@@ -348,7 +348,7 @@ class UserStore:
             if c.execute("SELECT 1 FROM svc_tokens WHERE id = ?", (tid,)).fetchone() is None:
                 break
         token = f"sf1_{tid}_{secrets.token_urlsafe(32)}"
-        assert _TOKEN_RE.match(token), "token format"
+        assert _TOKEN_RE.fullmatch(token), "token format"
         c.execute("INSERT INTO svc_tokens (id, user_id, token_sha256, created_at, created_by) "
                   "VALUES (?, ?, ?, ?, ?)", (tid, user_id, _digest(token), now, by))
         return token
@@ -451,7 +451,7 @@ class UserStore:
         Raises `AccessError` for a malformed, unknown or revoked token (or a revoked user).
         The comparison of the stored hash is constant-time.
         """
-        m = _TOKEN_RE.match(token or "")
+        m = _TOKEN_RE.fullmatch(token or "")
         if m is None:
             raise AccessError("malformed token (expected sf1_<id>_<secret>)")
         tid = m.group(1)
