@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -113,7 +113,8 @@ class ServiceConfig:
     max_jobs: int = 4
     jobs_dir: Path | None = None
     usage_flush_s: float = 0.25
-    extra: dict[str, Any] = field(default_factory=dict)
+    map_data: Any | None = None
+    """A precomputed `runs.MapData` to serve instead of computing one (tests, notebooks)."""
 
 
 def static_dir() -> Path:
@@ -485,7 +486,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
         svc = Service(config)
         ref["svc"] = svc
         app.state.svc = svc
-        if config.map_enabled:
+        if config.map_data is not None:
+            svc.map.set_data(config.map_data)
+        elif config.map_enabled:
             svc.map.start(svc.jobs.submit_map)
         try:
             yield
@@ -644,8 +647,11 @@ def create_app(config: ServiceConfig) -> FastAPI:
             raise InputError("give exactly one of policy (JSON object) or toml (text)",
                              "policy")
         if body.toml is not None:
-            pf = loads_policy(clean_text(body.toml, multiline=True), "toml",
-                              source="request body")
+            try:
+                text = clean_text(body.toml, multiline=True)
+            except ValueError as exc:
+                raise InputError(str(exc), "toml") from None
+            pf = loads_policy(text, "toml", source="request body")
         else:
             pf = parse_policy_json(body.policy or {}, "policy")
         if pf.requests:

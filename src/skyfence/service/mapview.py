@@ -190,44 +190,34 @@ class MapState:
         return out
 
     def borders_geojson(self) -> bytes:
-        """Country borders of the scenario's boundary edition (the geofence's own catalogue),
-        simplified by 0.01 deg (~1 km, below a service cell's 8.5 km edge), and the outlines
-        of the scenario's regions (``kind`` = ``country`` / ``region``)."""
+        """Country borders of the scenario's boundary edition (the geofence's own catalogue)
+        and the outlines of the scenario's regions (``kind`` = ``country`` / ``region``).
+
+        Simplified by `BORDER_TOLERANCE_DEG` (~2 km, a quarter of a service cell's 8.5 km
+        edge) on a 0.001 deg grid; the countries are cached in the user cache folder.
+        """
         with self._lock:
             if self._borders_json is not None:
                 return self._borders_json
         import shapely
         from shapely.geometry import mapping
 
-        from ..ground import get_catalogue, resolve_region
+        from ..ground import resolve_region
 
         edition = self.policies.edition
-        cat = get_catalogue(edition)
-        feats = []
-        for i, c in enumerate(cat.countries):
-            key = next((k for k in (c.adm0_a3, c.iso_a3, c.name) if k and cat.index(k) == i),
-                       None)
-            if key is None:
-                continue
-            geom = shapely.simplify(cat.geometry(key), 0.01, preserve_topology=True)
-            if geom.is_empty:
-                continue
-            geom = shapely.set_precision(geom, 1e-4)
-            feats.append({"type": "Feature", "geometry": mapping(geom),
-                          "properties": {"name": c.name, "iso_a2": c.iso_a2,
-                                         "kind": "country"}})
+        feats, source = _country_features(edition)
         if self.scenario is not None:
             for r in self.scenario.ground.regions:
                 try:
                     reg = resolve_region(r.file or r.name, edition=edition)
                 except SkyfenceError:
                     continue
-                geom = shapely.set_precision(
-                    shapely.simplify(reg.geometry, 0.01, preserve_topology=True), 1e-4)
-                feats.append({"type": "Feature", "geometry": mapping(geom),
-                              "properties": {"name": r.name, "kind": "region"}})
-        fc = {"type": "FeatureCollection", "features": feats,
-              "edition": edition, "source": cat.info.description}
+                geom = shapely.set_precision(shapely.simplify(
+                    reg.geometry, BORDER_TOLERANCE_DEG, preserve_topology=True), 1e-3)
+                feats = [*feats, {"type": "Feature", "geometry": mapping(geom),
+                                  "properties": {"name": r.name, "kind": "region"}}]
+        fc = {"type": "FeatureCollection", "features": feats, "edition": edition,
+              "source": source}
         out = json.dumps(fc, separators=(",", ":")).encode()
         with self._lock:
             self._borders_json = out
@@ -331,6 +321,57 @@ class MapState:
         out["path"] = path
         out["rtt_ms"] = path["rtt_ms"] if path and code == SERVED else None
         return out
+
+
+BORDER_TOLERANCE_DEG = 0.02
+"""Simplification of the borders layer, degrees."""
+
+
+def _country_features(edition: str) -> tuple[list[dict[str, Any]], str]:
+    """GeoJSON features of every country of a catalogue edition (simplified), cached on disk
+    (``cache_dir()/borders-...json.gz``; a cache that cannot be written is skipped)."""
+    import gzip
+    import hashlib
+    import os
+    import tempfile
+
+    import shapely
+    from shapely.geometry import mapping
+
+    from ..ground import cache_dir, get_catalogue
+
+    cat = get_catalogue(edition)
+    source = cat.info.description
+    tag = hashlib.sha256(f"{source}|{len(cat)}".encode()).hexdigest()[:12]
+    name = f"borders-{edition}-{tag}-t{BORDER_TOLERANCE_DEG}-v1.json.gz"
+    path = cache_dir() / name
+    try:
+        cached = json.loads(gzip.decompress(path.read_bytes()))
+        return cached["features"], cached["source"]
+    except (OSError, ValueError, KeyError, EOFError):
+        pass
+    keys, geoms = [], []
+    for i, c in enumerate(cat.countries):
+        key = next((k for k in (c.adm0_a3, c.iso_a3, c.name) if k and cat.index(k) == i), None)
+        if key is not None:
+            keys.append(c)
+            geoms.append(cat.geometry(key))
+    simple = shapely.set_precision(
+        shapely.simplify(np.array(geoms, dtype=object), BORDER_TOLERANCE_DEG,
+                         preserve_topology=True), 1e-3)
+    feats = [{"type": "Feature", "geometry": mapping(g),
+              "properties": {"name": c.name, "iso_a2": c.iso_a2, "kind": "country"}}
+             for c, g in zip(keys, simple, strict=True) if not g.is_empty]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".borders-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(gzip.compress(json.dumps({"features": feats, "source": source},
+                                              separators=(",", ":")).encode()))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return feats, source
 
 
 def region_change(doc: PolicyDoc, region: str, action: str, label: str) -> PolicyDoc:
