@@ -8,11 +8,11 @@ STAMP := $(VENV)/.installed
 # world-atlas (NE 4.1 TopoJSON); no PyPI package ships it. It goes into the user cache.
 SKYFENCE_CACHE ?= $(or $(SKYFENCE_CACHE_DIR),$(HOME)/.cache/skyfence)
 WORLD_ATLAS := $(SKYFENCE_CACHE)/npm/node_modules/world-atlas/countries-10m.json
-# The web console (skyfence serve) draws with MapLibre GL JS, served by the app from the same
-# npm folder (no CDN). npm prunes packages an install does not name, so every install names
+# The web console (skyfence serve) draws with MapLibre GL JS and documents its API with Swagger
+# UI, both served by the app from the same npm folder (no CDN). npm prunes packages an install does not name, so every install names
 # all of them.
 MAPLIBRE := $(SKYFENCE_CACHE)/npm/node_modules/maplibre-gl/dist/maplibre-gl.js
-NPM_PACKAGES := world-atlas@2.0.2 maplibre-gl@5.24.1
+NPM_PACKAGES := world-atlas@2.0.2 maplibre-gl@5.24.1 swagger-ui-dist@5.35.0
 # Browser tests of the console (Playwright) drive Debian's chromium; apt installs it if missing.
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -136,6 +136,10 @@ def _drive(browser, base: str, world: World) -> None:
     assert "approved by abe" in page.text_content(".req[data-status=approved]")
     page.wait_for_function("() => document.getElementById('counts').textContent"
                            ".includes('default v2')")
+    # the API docs render offline too (Swagger UI from the npm cache)
+    page.goto(base + "/docs")
+    page.wait_for_selector(".opblock-summary-path", timeout=60_000)
+    assert page.locator(".opblock").count() >= 25
     assert not errors, errors
     assert all(u.startswith(base) or u.startswith("blob:") or u.startswith("data:")
                for u in requests_out), "the page reached outside the server"

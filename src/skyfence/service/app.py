@@ -122,9 +122,10 @@ def static_dir() -> Path:
     return Path(__file__).with_name("static")
 
 
-def npm_dir() -> Path | None:
-    """Where npm front-end packages are installed: ``$SKYFENCE_NPM_DIR`` or the user cache's
-    ``npm/node_modules`` (``make setup`` installs them there, like world-atlas)."""
+def npm_dir(probe: str = "maplibre-gl/dist/maplibre-gl.js") -> Path | None:
+    """Where npm front-end packages are installed (the folder holding ``probe``):
+    ``$SKYFENCE_NPM_DIR`` or the user cache's ``npm/node_modules`` (``make setup`` installs
+    them there, like world-atlas)."""
     import os
 
     from ..ground import cache_dir
@@ -134,13 +135,16 @@ def npm_dir() -> Path | None:
     candidates += [cache_dir() / "npm" / "node_modules",
                    Path.home() / ".cache" / "skyfence" / "npm" / "node_modules"]
     for c in candidates:
-        if (c / "maplibre-gl" / "dist" / "maplibre-gl.js").is_file():
+        if (c / probe).is_file():
             return c
     return None
 
 
 VENDOR_FILES = {"maplibre-gl.js": ("maplibre-gl/dist/maplibre-gl.js", "text/javascript"),
-                "maplibre-gl.css": ("maplibre-gl/dist/maplibre-gl.css", "text/css")}
+                "maplibre-gl.css": ("maplibre-gl/dist/maplibre-gl.css", "text/css"),
+                "swagger-ui-bundle.js": ("swagger-ui-dist/swagger-ui-bundle.js",
+                                         "text/javascript"),
+                "swagger-ui.css": ("swagger-ui-dist/swagger-ui.css", "text/css")}
 
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
         "img-src 'self' data: blob:; worker-src 'self' blob:; child-src blob:; "
@@ -501,6 +505,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
         version=__version__,
         description=(__doc__ or "").split("\n\n", 1)[1] if __doc__ else "",
         lifespan=lifespan,
+        docs_url=None,  # served below with local Swagger UI assets (no CDN)
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.add_middleware(UsageMiddleware, service_ref=ref)
@@ -1035,6 +1041,23 @@ def create_app(config: ServiceConfig) -> FastAPI:
                 "gain_point_steps": int((~a_on & b_on).sum()),
                 "loss_point_steps": int((a_on & ~b_on).sum()), "steps": steps}
 
+    # -- API docs (Swagger UI from the npm cache, no CDN) ---------------------------------------
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        if npm_dir("swagger-ui-dist/swagger-ui-bundle.js") is None:
+            return Response("<!doctype html><title>skyfence API</title><p>Swagger UI is not "
+                            "installed (make setup installs it); the API description is at "
+                            "<a href='/openapi.json'>/openapi.json</a>.</p>",
+                            media_type="text/html")
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="skyfence API",
+                                   swagger_js_url="/vendor/swagger-ui-bundle.js",
+                                   swagger_css_url="/vendor/swagger-ui.css",
+                                   swagger_favicon_url="/static/favicon.svg",
+                                   swagger_ui_parameters={"validatorUrl": None})
+
     # -- the web console (static, no token: the data endpoints need one) -----------------------
 
     @app.get("/", include_in_schema=False)
@@ -1059,13 +1082,14 @@ def create_app(config: ServiceConfig) -> FastAPI:
     def vendor(name: str) -> Response:
         if name not in VENDOR_FILES:
             raise ApiError(404, f"no vendor file {name!r}")
-        base = npm_dir()
+        rel, media = VENDOR_FILES[name]
+        base = npm_dir(rel)
         if base is None:
             from ..ground import cache_dir
 
-            raise ApiError(404, "MapLibre GL JS is not installed: run make setup (or npm "
-                                f"install --prefix {cache_dir() / 'npm'} maplibre-gl)")
-        rel, media = VENDOR_FILES[name]
+            pkg = rel.split("/")[0]
+            raise ApiError(404, f"{pkg} is not installed: run make setup (or npm install "
+                                f"--prefix {cache_dir() / 'npm'} {pkg})")
         resp = FileResponse(base / rel, media_type=media)
         resp.headers["Cache-Control"] = "max-age=86400"
         return resp
