@@ -153,23 +153,23 @@ def client(world: World, *, with_map: bool = False, **config: Any) -> Iterator[A
 
 
 def store_state(db: Path) -> dict[str, Any]:
-    """Row counts of the store's tables and of the users / jobs tables, and the audit head."""
+    """Row counts of the store's tables and of the users / jobs tables, and the audit head
+    (read with a plain read-only connection: cheap enough to take around every call)."""
     import sqlite3
 
-    from skyfence.policy.store import PolicyStore
-
-    with PolicyStore(db, create=False) as st:
-        counts = st.counts()
-        head = st.head()
-    conn = sqlite3.connect(db)
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        for t in ("svc_users", "svc_tokens", "svc_jobs"):
-            counts[t] = conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+        counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                  for t in ("policy_versions", "requests", "decisions", "audit", "svc_users",
+                            "svc_tokens", "svc_jobs")}
         counts["revoked_users"] = conn.execute(
             "SELECT COUNT(*) FROM svc_users WHERE revoked_at IS NOT NULL").fetchone()[0]
+        counts["revoked_tokens"] = conn.execute(
+            "SELECT COUNT(*) FROM svc_tokens WHERE revoked_at IS NOT NULL").fetchone()[0]
+        head = conn.execute("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     finally:
         conn.close()
-    return {"counts": counts, "head": head}
+    return {"counts": counts, "head": head[0] if head else "0" * 64}
 
 
 def free_port() -> int:

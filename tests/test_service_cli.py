@@ -116,3 +116,8 @@ def test_serve_refuses_bad_options(db: Path) -> None:
     assert res.exit_code == 2 and "scenario" in res.output
     res = _run(["serve", "--db", str(db), "--duration", "-5m"])
     assert res.exit_code == 2
+    junk = db.parent / "junk.db"
+    junk.write_bytes(b"not a database")
+    res = _run(["serve", "--db", str(junk), "--no-map"])
+    assert res.exit_code == 2 and "not a usable SQLite store" in res.output
+    assert junk.read_bytes() == b"not a database"

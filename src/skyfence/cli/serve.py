@@ -81,9 +81,12 @@ def register(app: typer.Typer) -> None:
                                            step=step or "5m")
         import uvicorn
 
+        from ..policy.store import PolicyStore
         from ..service.app import ServiceConfig, create_app
         from ..service.users import UserStore
 
+        with PolicyStore(path):  # creates the store, or refuses a foreign / damaged file
+            pass
         with UserStore(path) as users:
             n_users = len([u for u in users.users() if u.active])
         config = ServiceConfig(db=path, scenario=sc, map_enabled=not no_map, workers=workers,
