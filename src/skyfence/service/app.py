@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -486,7 +486,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     ref: dict[str, Service] = {}
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> Iterator[None]:  # type: ignore[misc]
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = Service(config)
         ref["svc"] = svc
         app.state.svc = svc

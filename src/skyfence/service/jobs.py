@@ -12,6 +12,7 @@ start: nothing is silently lost or silently re-run.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import multiprocessing
 import secrets
@@ -161,7 +162,7 @@ class JobManager:
             self._pending[job_id] = fut
             self._conn.execute("UPDATE svc_jobs SET state = 'running', started_at = ? WHERE "
                                "id = ? AND state = 'queued'", (_now(), job_id))
-        fut.add_done_callback(lambda f, j=job_id: self._done(j, f))
+        fut.add_done_callback(functools.partial(self._done, job_id))
         return job_id
 
     def _done(self, job_id: str, fut: Future[Any]) -> None:

@@ -382,8 +382,8 @@ def region_change(doc: PolicyDoc, region: str, action: str, label: str) -> Polic
     while name in names:
         k += 1
         name = f"what-if {region} {action} ({k})"
-    rule = RuleSpec(name=name, region=region, action=action, priority=top + 1,
-                    reason=f"what-if: {label}")
+    rule = RuleSpec.model_validate({"name": name, "region": region, "action": action,
+                                    "priority": top + 1, "reason": f"what-if: {label}"})
     data = doc.model_dump(mode="json", exclude_none=True)
     data["rules"] = [*data.get("rules", []), rule.model_dump(mode="json", exclude_none=True)]
     return PolicyDoc.model_validate(data)

@@ -172,7 +172,7 @@ class WhatIfChange(_In):
     """A policy change: switch a region (or cells) on / off on top of a base policy."""
 
     kind: Literal["change"]
-    base: PolicyRef = PolicyRef()
+    base: PolicyRef = PolicyRef.model_validate({})
     region: Name | None = None
     cells: list[CellHex] | None = Field(None, min_length=1, max_length=10_000)
     action: Literal["on", "off"]
@@ -187,7 +187,7 @@ class WhatIfOutage(_In):
 
     kind: Literal["outage"]
     down: list[Name] = Field(min_length=1, max_length=50)
-    policy: PolicyRef = PolicyRef()
+    policy: PolicyRef = PolicyRef.model_validate({})
     window: Window | None = None
 
 
