@@ -85,6 +85,8 @@ def test_bad_input_is_a_json_error_never_a_500(world: World) -> None:
                                                 "end": "2026-02-01T00:00:00Z"}}, 422),
             ("post", "/api/requests", {"json": {"cells": ["zz"], "action": "on", "why": "x"}},
              422),
+            ("post", "/api/requests", {"json": {"region": "Crimea", "action": "on", "why": "x",
+                                                "policy": "no-such-policy"}}, 422),
             ("post", "/api/requests", {"json": {"region": "Crimea", "cells": ["85283473fffffff"],
                                                 "action": "on", "why": "x"}}, 422),
             ("post", "/api/requests/99999/decision", {"json": {"outcome": "approved",
@@ -121,6 +123,7 @@ def test_bad_input_is_a_json_error_never_a_500(world: World) -> None:
             body = r.json()
             assert isinstance(body["error"], str) and body["error"], body
             assert "\n" not in body["error"]
+            assert str(world.db) not in r.text, "no server paths in errors"
 
 
 def test_actor_is_the_token_user_and_four_eyes(world: World) -> None:

@@ -284,7 +284,8 @@ class Service:
         try:
             return self.store().get_version(version, name)
         except StoreError as exc:
-            raise ApiError(404, str(exc)) from None
+            text = str(exc).replace(f" in {self.db}", "").replace(self.db, "the store")
+            raise ApiError(404, text) from None
 
     def compiled(self, name: str, version: int | None) -> tuple[Any, CellLookup, PolicyVersion]:
         v = self.get_version(name, version)
@@ -368,18 +369,22 @@ def install_error_handlers(app: FastAPI) -> None:
                               headers=getattr(exc, "headers", None))
 
     @app.exception_handler(SkyfenceError)
-    async def _skyfence(_: Request, exc: SkyfenceError) -> JSONResponse:
+    async def _skyfence(request: Request, exc: SkyfenceError) -> JSONResponse:
+        text = str(exc)
+        svc = getattr(request.app.state, "svc", None)
+        if svc is not None:  # the server's file paths are none of the client's business
+            text = text.replace(f" in {svc.db}", "").replace(str(svc.db), "the store")
         if isinstance(exc, MapNotReadyError):
-            return error_response(409, str(exc))
+            return error_response(409, text)
         if isinstance(exc, AccessError):
-            return error_response(403, str(exc))
+            return error_response(403, text)
         if isinstance(exc, StoreError):
-            return error_response(409, str(exc))
+            return error_response(409, text)
         if isinstance(exc, InputError):
-            return error_response(422, str(exc))
+            return error_response(422, text)
         if isinstance(exc, ResourceError):
-            return error_response(413, str(exc))
-        return error_response(422, str(exc))
+            return error_response(413, text)
+        return error_response(422, text)
 
     @app.exception_handler(RecursionError)
     async def _deep(_: Request, exc: RecursionError) -> JSONResponse:
@@ -702,6 +707,10 @@ def create_app(config: ServiceConfig) -> FastAPI:
         if (body.region is None) == (body.cells is None):
             raise InputError("give exactly one of region (a name) or cells (H3 cells)",
                              "region")
+        try:  # a request concerns a stored policy (its approval adds a version of it)
+            store.get_version(None, body.policy)
+        except StoreError as exc:
+            raise InputError(str(exc), "policy") from None
         region = body.region
         if body.cells is not None:
             region = _cells_region(svc, store, p, body)
