@@ -168,10 +168,8 @@ class MapState:
         with self._lock:
             if self._cells_json is not None:
                 return self._cells_json
-        from ..outputs.geojson import cells_feature_collection
-
         n_cell = data.n_cells
-        fc = cells_feature_collection(data.cells, {
+        fc = runs.cells_geojson(data.cells, {
             "i": np.arange(n_cell), "region": data.cell_region,
             "kind": np.full(n_cell, "cell", dtype=object)})
         for k, name in enumerate(data.terminal_names):

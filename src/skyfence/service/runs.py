@@ -45,6 +45,7 @@ from ..scenario import Scenario, parse_scenario
 __all__ = [
     "MAX_MAP_POINT_STEPS",
     "MapData",
+    "cells_geojson",
     "check_outages",
     "compile_doc",
     "compute_map",
@@ -332,6 +333,14 @@ def map_status(data: MapData, policy: CompiledPolicy) -> MapStatus:
         served &= ~hit
     status = service_status(data.covered, served)
     return MapStatus(status=status, rule_index=rule_idx, moving_rule=moving_idx)
+
+
+def cells_geojson(cells: np.ndarray, properties: dict[str, Any]) -> dict[str, Any]:
+    """H3 cells with per-cell properties as a GeoJSON FeatureCollection (the outputs' writer:
+    antimeridian cells split, RFC 7946 winding)."""
+    from ..outputs.geojson import cells_feature_collection
+
+    return cells_feature_collection(cells, properties)
 
 
 def satellite_positions(constellation: Any, t_utc: np.datetime64
