@@ -3,7 +3,8 @@
 The HTTP layer never imports the engine: it calls the functions here (most of them run in
 worker processes, see `skyfence.service.jobs`). When the engine's API changes, this is the one
 module to adapt. The public API used: `skyfence.engine.prepare` / `simulate` /
-`build_ground`, `skyfence.outputs.report.build_tables`, `skyfence.policy.diff`, and for the
+`build_ground`, `skyfence.outputs.report.build_tables`, `skyfence.outputs.geojson`,
+`skyfence.policy.diff`, `skyfence.orbits.propagate` (satellites on the map), and for the
 gateway-outage what-if `skyfence.network` (``iter_network`` with a baseline and an outage case;
 to be replaced by engine runs once scenarios carry ``[[network.outages]]``).
 
