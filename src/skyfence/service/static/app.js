@@ -260,7 +260,7 @@
     $("counts").textContent = st.counts.served + " served, " + st.counts.blocked +
       " blocked, " + st.counts.uncovered + " uncovered (" + st.policy + ")";
     applyWhatIf();
-    if (state.selected !== undefined) showPoint(state.selected);
+    if (state.selected !== undefined) showPoint(state.selected, false);
   }
 
   function togglePlay() {
@@ -317,9 +317,9 @@
     showPoint(feats[0].properties.i);
   }
 
-  async function showPoint(index) {
+  async function showPoint(index, focus) {
     state.selected = index;
-    selectTab("details");
+    if (focus !== false) selectTab("details");  // a refresh (new step) keeps the open tab
     let d;
     try {
       d = await api("/api/map/point?index=" + index + "&step=" + state.step);
