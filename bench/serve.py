@@ -1,16 +1,17 @@
 """Benchmark: the operator console's HTTP API on loopback (``skyfence serve`` in a subprocess).
 
 Run: ``.venv/bin/python bench/serve.py [--seconds 3] [--concurrency 1 16 64]``. Prints, for
-``GET /api/health``, ``GET /api/check`` (one random point per request) and ``POST /api/check``
-(1,000 random points per request), at each concurrency, in the same run: requests/s, points/s
-and p50 / p99 latency (ms), and the ratios check / health (the single check should cost
-little more than health). Baseline in the same run, in process: the library's
-`CompiledPolicy.check_points` for one point against the console's `CellLookup` (what
-``GET /api/check`` uses).
+``GET /api/health``, ``GET /api/me`` (token check only), ``GET /api/check`` (one random point
+per request) and ``POST /api/check`` (1,000 random points per request), at each concurrency, in
+the same run: requests/s, points/s and p50 / p99 latency (ms), and the ratios check / health
+(the single check should cost little more than health). Baseline in the same run, in process:
+the library's `CompiledPolicy.check_points` for one point against the console's `CellLookup`
+(what ``GET /api/check`` uses).
 
 The store holds the built-in default policy (Ukraine, Crimea, Taiwan, Russia, Belarus: ~68,000
-rule cells); rate limits are off for the run. The client (httpx, asyncio) runs on the same
-machine and takes CPU from the server: on 2 cores the figures are lower bounds.
+rule cells); rate limits are off for the run. The client (a minimal asyncio HTTP/1.1 keep-alive
+client, one connection per concurrent caller) runs on the same machine and takes CPU from the
+server: on 2 cores the figures are lower bounds.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import httpx
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+KINDS = ("health", "me", "check", "batch")
 
 
 def _free_port() -> int:
@@ -68,46 +70,75 @@ def _start(db: Path, port: int) -> subprocess.Popen:
                                                   if proc.stderr else ""))
 
 
-async def _load(base: str, token: str, kind: str, concurrency: int, seconds: float,
+class _Conn:
+    """A minimal HTTP/1.1 keep-alive client over one asyncio connection: the benchmark's
+    client must cost less than the server (httpx's per-request overhead on this machine was
+    larger than the server's, capping every figure at the client's speed)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 token: str) -> None:
+        self.r, self.w = reader, writer
+        self.auth = f"Authorization: Bearer {token}\r\n"
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> int:
+        head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\n{self.auth}"
+        if body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        self.w.write(head.encode() + b"\r\n" + body)
+        await self.w.drain()
+        raw = await self.r.readuntil(b"\r\n\r\n")
+        lines = raw.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        length = next(int(x.split(b":")[1]) for x in lines if x.lower().startswith(
+            b"content-length"))
+        await self.r.readexactly(length)
+        return status
+
+
+async def _load(port: int, token: str, kind: str, concurrency: int, seconds: float,
                 rng: np.random.Generator) -> dict[str, float]:
-    headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    lat = rng.uniform(-60, 70, 200_000)
-    lon = rng.uniform(-180, 180, 200_000)
-    lat_s, lon_s = lat.round(5).tolist(), lon.round(5).tolist()
+    import json
+
+    lat = rng.uniform(-60, 70, 100_000).round(5)
+    lon = rng.uniform(-180, 180, 100_000).round(5)
+    paths = [f"/api/check?lat={a}&lon={b}&at=2026-02-23T00:00:00Z" for a, b in zip(
+        lat.tolist(), lon.tolist(), strict=True)]
     batch_points = 1000
-    lats = [{"lat": a, "lon": b} for a, b in zip(lat_s[:batch_points * 50],
-                                                  lon_s[:batch_points * 50], strict=True)]
+    bodies = [json.dumps({"points": [{"lat": a, "lon": b} for a, b in zip(
+        lat[k:k + batch_points].tolist(), lon[k:k + batch_points].tolist(), strict=True)],
+        "at": "2026-02-23T00:00:00Z"}).encode() for k in range(0, 20 * batch_points,
+                                                               batch_points)]
     lat_ms: list[float] = []
     errors = 0
     stop = time.perf_counter() + seconds
     counter = [0]
 
-    async def one(client: httpx.AsyncClient) -> None:
+    async def one() -> None:
         nonlocal errors
-        while time.perf_counter() < stop:
-            i = counter[0]
-            counter[0] += 1
-            t0 = time.perf_counter()
-            if kind == "health":
-                r = await client.get("/api/health")
-            elif kind == "check":
-                k = i % lat.size
-                r = await client.get("/api/check", params={"lat": lat_s[k], "lon": lon_s[k],
-                                                           "at": "2026-02-23T00:00:00Z"})
-            else:
-                k = (i % 50) * batch_points
-                r = await client.post("/api/check", json={
-                    "points": lats[k:k + batch_points], "at": "2026-02-23T00:00:00Z"})
-            lat_ms.append((time.perf_counter() - t0) * 1000.0)
-            if r.status_code != 200:
-                errors += 1
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        conn = _Conn(reader, writer, token)
+        try:
+            while time.perf_counter() < stop:
+                i = counter[0]
+                counter[0] += 1
+                t0 = time.perf_counter()
+                if kind == "health":
+                    status = await conn.request("GET", "/api/health")
+                elif kind == "me":
+                    status = await conn.request("GET", "/api/me")
+                elif kind == "check":
+                    status = await conn.request("GET", paths[i % len(paths)])
+                else:
+                    status = await conn.request("POST", "/api/check", bodies[i % len(bodies)])
+                lat_ms.append((time.perf_counter() - t0) * 1000.0)
+                if status != 200:
+                    errors += 1
+        finally:
+            writer.close()
 
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits,
-                                 timeout=60.0) as client:
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one(client) for _ in range(concurrency)))
-        wall = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(concurrency)))
+    wall = time.perf_counter() - t0
     arr = np.asarray(lat_ms)
     n = arr.size
     per = batch_points if kind == "batch" else 1
@@ -160,20 +191,20 @@ def main() -> None:
             rng = np.random.default_rng(0)
             rows = {}
             for conc in args.concurrency:
-                for kind in ("health", "check", "batch"):
+                for kind in KINDS:
                     rows[(kind, conc)] = asyncio.run(
-                        _load(base, token, kind, conc, args.seconds, rng))
+                        _load(port, token, kind, conc, args.seconds, rng))
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-    names = {"health": "GET /api/health", "check": "GET /api/check",
-             "batch": "POST /api/check (1,000 pts)"}
+    names = {"health": "GET /api/health", "me": "GET /api/me (token only)",
+             "check": "GET /api/check", "batch": "POST /api/check (1,000 pts)"}
     print(f"\nloopback, uvicorn (1 process), {args.seconds:g} s per row; client on the same "
           f"machine ({os.cpu_count()} CPUs)")
     print(f"{'endpoint':30s} {'conc':>4s} {'req/s':>9s} {'points/s':>10s} {'p50 ms':>8s} "
           f"{'p99 ms':>8s} {'n':>7s} {'errors':>6s}")
     for conc in args.concurrency:
-        for kind in ("health", "check", "batch"):
+        for kind in KINDS:
             r = rows[(kind, conc)]
             print(f"{names[kind]:30s} {conc:4d} {r['rps']:9.1f} {r['points_s']:10.0f} "
                   f"{r['p50']:8.2f} {r['p99']:8.2f} {r['n']:7d} {r['errors']:6d}")

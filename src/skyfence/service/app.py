@@ -17,6 +17,7 @@ served by the app, with MapLibre GL JS from the local npm cache (no CDN).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -187,6 +188,10 @@ class Service:
 
         self.loop_db = sqlite3.connect(self.db, check_same_thread=False)
         self.loop_db.row_factory = sqlite3.Row
+        # event-loop caches, emptied by refresh_caches() whenever the file changed
+        self._data_version: int | None = None
+        self._auth_cache: dict[str, tuple[Any, str]] = {}
+        self._version_cache: dict[tuple[str, int | None], tuple[int, int] | None] = {}
 
     # thread-local connections: one PolicyStore / UserStore / reader per worker thread
     def store(self) -> PolicyStore:
@@ -242,8 +247,12 @@ class Service:
             raise ApiError(401, "missing bearer token: send Authorization: Bearer TOKEN",
                            {"WWW-Authenticate": "Bearer"})
         token = creds.credentials
+        self.refresh_caches()
         try:
-            user, tid = self.auth.authenticate(token)
+            hit = self._auth_cache.get(token)
+            user, tid = hit if hit is not None else self.auth.authenticate(token)
+            if hit is None and len(self._auth_cache) < 10_000:
+                self._auth_cache[token] = (user, tid)
         except AccessError as exc:
             state["skyfence_auth"] = (token_id_of(token), None)
             self._unauth_limit(client)
@@ -270,8 +279,28 @@ class Service:
 
     # -- policies -----------------------------------------------------------------------------
 
+    def refresh_caches(self) -> None:
+        """Forget cached tokens and version ids when anything was committed to the file since
+        (``PRAGMA data_version`` changes on every commit by another connection): a revoked
+        token or a new policy version counts from the next request on."""
+        dv = self.loop_db.execute("PRAGMA data_version").fetchone()[0]
+        if dv != self._data_version:
+            self._data_version = dv
+            self._auth_cache.clear()
+            self._version_cache.clear()
+
     def latest_version_id(self, name: str, version: int | None) -> tuple[int, int] | None:
-        """(row id, version number) of a stored version, via the event-loop connection."""
+        """(row id, version number) of a stored version, via the event-loop connection
+        (cached until the next commit, see `refresh_caches`)."""
+        key = (name, version)
+        if key in self._version_cache:
+            return self._version_cache[key]
+        found = self._latest_version_id(name, version)
+        if len(self._version_cache) < 1000:
+            self._version_cache[key] = found
+        return found
+
+    def _latest_version_id(self, name: str, version: int | None) -> tuple[int, int] | None:
         if version is None:
             row = self.loop_db.execute("SELECT id, version FROM policy_versions WHERE name = ? "
                                        "ORDER BY version DESC LIMIT 1", (name,)).fetchone()
@@ -317,10 +346,17 @@ def parse_policy_json(data: dict[str, Any], where: str) -> Any:
 
 
 def _t_ns(at: str | None, where: str) -> tuple[int, str]:
-    t = to_utc_datetime(at, where) if at is not None else to_utc_datetime(
-        np.datetime64(time.time_ns(), "ns"))
-    text = format_utc(t)
-    return int(np.datetime64(t.replace(tzinfo=None), "ns").astype(np.int64)), text
+    """(ns since 1970 UTC, ISO text) of ``at``, or of now."""
+    if at is not None:
+        return _parse_at(at, where)
+    t = to_utc_datetime(np.datetime64(time.time_ns(), "ns"))
+    return int(np.datetime64(t.replace(tzinfo=None), "ns").astype(np.int64)), format_utc(t)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_at(at: str, where: str) -> tuple[int, str]:
+    t = to_utc_datetime(at, where)
+    return int(np.datetime64(t.replace(tzinfo=None), "ns").astype(np.int64)), format_utc(t)
 
 
 # ---------------------------------------------------------------------------------------------
