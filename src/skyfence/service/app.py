@@ -177,6 +177,7 @@ class Service:
         self.limiter = RateLimiter(config.rate_per_s, config.burst)
         self.unauth_limiter = RateLimiter(config.unauth_rate_per_s, config.unauth_burst)
         self.policies = PolicyCache(self.edition)
+        self.whatif_policies = PolicyCache(self.edition)  # map what-ifs never evict versions
         jobs_dir = config.jobs_dir or Path(self.db).with_name(Path(self.db).name + ".jobs")
         self.jobs = JobManager(self.db, jobs_dir, workers=config.workers,
                                max_pending=config.max_jobs)
@@ -1071,7 +1072,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         _compiled, st_a, label = _policy_for_map(svc, body.policy)
         v = svc.get_version(body.policy, None)
         key = ("whatif", v.id, body.region, body.action)
-        comp_b, _ = svc.policies.get(
+        comp_b, _ = svc.whatif_policies.get(
             key, lambda: region_change(v.doc(), body.region, body.action, f"{body.region} "
                                        f"{body.action}"), f"{label} + {body.region} "
             f"{body.action}")

@@ -439,7 +439,7 @@ def whatif_policies(scenario: Scenario, doc_a: PolicyDoc, doc_b: PolicyDoc, *, l
     edition = scenario.ground.edition
     ca = compile_doc(doc_a, edition, label_a)
     cb = compile_doc(doc_b, edition, label_b)
-    fa = _write_policy(doc_a, out / "policy-a.toml")
+    fa = _write_policy(doc_a, out / "policy-a.toml")  # what was compared, as files
     fb = _write_policy(doc_b, out / "policy-b.toml")
     tables = []
     constellation = None
@@ -464,7 +464,7 @@ def whatif_policies(scenario: Scenario, doc_a: PolicyDoc, doc_b: PolicyDoc, *, l
     regions["served_km2_change"] = regions["served_km2_b"] - regions["served_km2_a"]
     regions = regions.drop(columns=["uncovered_share_b"]).rename(
         columns={"uncovered_share_a": "uncovered_share"})
-    files = _write_table(regions, out, "regions")
+    files = ["policy-a.toml", "policy-b.toml", *_write_table(regions, out, "regions")]
     term = ta.terminal_summary[["terminal", "h3_cell", "served_share"]].merge(
         tb.terminal_summary[["terminal", "served_share"]], on="terminal", suffixes=("_a", "_b"))
     files += _write_table(term, out, "terminals")
