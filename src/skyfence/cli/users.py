@@ -38,10 +38,16 @@ def _db(db: Path | None) -> Path:
 
 
 def open_users(db: Path | None, *, create: bool = True) -> Any:
-    """The `UserStore` of the store file (its ``svc_`` tables created when missing)."""
+    """The `UserStore` of the store file (its ``svc_`` tables created when missing). A new
+    file is created as a policy store first, so it is one file for both (as ``serve`` does)."""
+    from ..policy.store import PolicyStore
     from ..service.users import UserStore
 
-    return UserStore(_db(db), create=create)
+    path = _db(db)
+    if create:
+        with PolicyStore(path):  # creates the store's schema, or refuses a foreign file
+            pass
+    return UserStore(path, create=create)
 
 
 def resolve_actor(users: Any, token: str | None, action: str) -> str:
