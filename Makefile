@@ -8,12 +8,15 @@ STAMP := $(VENV)/.installed
 # world-atlas (NE 4.1 TopoJSON); no PyPI package ships it. It goes into the user cache.
 SKYFENCE_CACHE ?= $(or $(SKYFENCE_CACHE_DIR),$(HOME)/.cache/skyfence)
 WORLD_ATLAS := $(SKYFENCE_CACHE)/npm/node_modules/world-atlas/countries-10m.json
-# The offline Cesium viewer (skyfence view) uses the npm package cesium from the same cache.
-# npm --no-save removes what an install into the prefix does not name, so every install names
-# every package the project uses there (maplibre-gl: the web console of skyfence serve).
+# npm --no-save removes what an install into the prefix does not name, so the one install below
+# names every npm package the project serves from this cache: cesium (the offline viewer,
+# skyfence view), maplibre-gl and swagger-ui-dist (the web console of skyfence serve).
 CESIUM := $(SKYFENCE_CACHE)/npm/node_modules/cesium/Build/Cesium/Cesium.js
-NPM_PACKAGES := world-atlas@2.0.2 maplibre-gl@5.24.1 cesium@1.145.0
-# Debian's chromium for the viewer's browser test (Playwright cannot download its own).
+MAPLIBRE := $(SKYFENCE_CACHE)/npm/node_modules/maplibre-gl/dist/maplibre-gl.js
+SWAGGER := $(SKYFENCE_CACHE)/npm/node_modules/swagger-ui-dist/swagger-ui-bundle.js
+NPM_FILES := $(WORLD_ATLAS) $(CESIUM) $(MAPLIBRE) $(SWAGGER)
+NPM_PACKAGES := world-atlas@2.0.2 maplibre-gl@5.24.1 swagger-ui-dist@5.35.0 cesium@1.145.0
+# Browser tests (Playwright) drive Debian's chromium; apt installs it when it is missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup run test lint bench clean browser
@@ -24,20 +27,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-$(WORLD_ATLAS) $(CESIUM) &:
+$(NPM_FILES) &:
 	npm install --prefix "$(SKYFENCE_CACHE)/npm" --no-save --no-audit --no-fund --loglevel=error $(NPM_PACKAGES)
 
 browser:
-	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium chromium-driver; }
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
 
-setup: $(STAMP) $(WORLD_ATLAS) $(CESIUM)
+setup: $(STAMP) $(NPM_FILES)
 
 ## Main job: the built-in default scenario, outputs under out/default
 run: $(STAMP) $(WORLD_ATLAS)
 	$(BIN)/skyfence run --out out/default
 
 ## Whole test suite, plus the linter
-test: $(STAMP) $(WORLD_ATLAS) $(CESIUM) browser
+test: $(STAMP) $(NPM_FILES) browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -q
 
@@ -46,6 +49,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/propagate.py
+	$(BIN)/python bench/serve.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -64,6 +64,17 @@ def _register() -> None:
 _register()
 
 
+def _register_console() -> None:
+    # The operator console (skyfence.service): ``serve`` and ``users``.
+    from . import serve, users
+
+    serve.register(app)
+    app.add_typer(users.app, name="users")
+
+
+_register_console()
+
+
 def main() -> None:
     """Entry point of the ``skyfence`` console script."""
     app()

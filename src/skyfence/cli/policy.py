@@ -132,11 +132,18 @@ def apply(
     comment: Annotated[str, typer.Option("--comment", help="Why this version.")] = "",
     db: DbOpt = None,
     edition: EditionOpt = "deu",
+    token: Annotated[str | None, typer.Option(
+        "--token", envvar="SKYFENCE_TOKEN", help="An admin's API token (required once the "
+        "store has users; see skyfence request --help).")] = None,
 ) -> None:
     """Store a policy file as a new version (and record the request history it carries)."""
+    from ..service.users import identify_cli
+
+    who = identify_cli(db_path(db), token=token, by=_who(by) if by else None, need="admin",
+                       action=f"policy apply {file}").name
     pf = load_policy_file(file)
     with open_store(db, create=True, edition=edition) as store:
-        v, created, imported = store.apply_file(pf, by=_who(by), comment=comment,
+        v, created, imported = store.apply_file(pf, by=who, comment=comment,
                                                 source=str(file))
     typer.echo(f"stored {v.label()}" if created else f"unchanged: {v.label()} already holds it")
     if pf.requests:

@@ -3,6 +3,13 @@
 Requests and decisions live in the policy store (``--db``, default ``$SKYFENCE_DB`` or
 ``./skyfence.sqlite``). Approving a request adds a policy version with a rule for it unless
 ``--no-apply``; approved and refused are final, deferred may be decided again.
+
+Who acts is identified as the HTTP API does it: by an API token (``--token`` or
+``$SKYFENCE_TOKEN``, from ``skyfence users add``) resolved to its user in the same store; filing
+needs the role requester, deciding approver, and nobody decides a request they filed (four
+eyes). A store without registered users is *open*: ``--by NAME`` (default ``$USER``) names the
+actor as before, so existing scripts keep working until the first ``skyfence users add``;
+from then on a token is required (``--by`` may still be given, but must name the token's user).
 """
 
 from __future__ import annotations
@@ -13,9 +20,9 @@ from typing import Annotated
 
 import typer
 
-from ..errors import InputError
+from ..errors import AccessError, InputError
 from ..policy.store import OUTCOMES
-from .policy import EditionOpt, open_store
+from .policy import EditionOpt, db_path, open_store
 
 __all__ = ["app"]
 
@@ -24,11 +31,14 @@ app = typer.Typer(help="Activation requests and decisions, recorded in the polic
 
 DbOpt = Annotated[Path | None, typer.Option(
     "--db", help="Policy store (SQLite). Default: $SKYFENCE_DB or ./skyfence.sqlite.")]
+TokenOpt = Annotated[str | None, typer.Option(
+    "--token", envvar="SKYFENCE_TOKEN", show_envvar=True,
+    help="API token (skyfence users add): acts as its user. Required once the store has "
+    "users.")]
 
 
 @app.command("file")
 def file_request(
-    by: Annotated[str, typer.Option("--by", help="Who asks.")],
     region: Annotated[str, typer.Option("--region", help="Region name (catalogue or policy).")],
     action: Annotated[str, typer.Option("--action", help="on or off.")],
     why: Annotated[str, typer.Option("--why", help="Why the request is made.")],
@@ -43,10 +53,18 @@ def file_request(
     = "default",
     db: DbOpt = None,
     edition: EditionOpt = "deu",
+    token: TokenOpt = None,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="Who asks, in a store without users (default $USER); with users the "
+        "token names the requester.")] = None,
 ) -> None:
     """File an activation request (service on or off over a region)."""
+    from ..service.users import identify_cli
+
     if action not in ("on", "off"):
         raise InputError(f"unknown action {action!r}; use on or off", "--action")
+    by = identify_cli(db_path(db), token=token, by=by, need="requester",
+                      action="request file").name
     with open_store(db, create=True, edition=edition) as store:
         req = store.file_request(by=by, region=region, action=action, why=why, at=at,
                                  start=start, end=end, reference=reference,
@@ -57,8 +75,8 @@ def file_request(
 
 @app.command("decide")
 def decide(
-    request_id: Annotated[int, typer.Argument(help="Request id (see: skyfence request log).")],
-    by: Annotated[str, typer.Option("--by", help="Who decides.")],
+    request_id: Annotated[int, typer.Argument(help="Request id (see: skyfence request log).",
+                                              min=1, max=2**62)],
     outcome: Annotated[str, typer.Option("--outcome", help="approved, refused or deferred.")],
     why: Annotated[str, typer.Option("--why", help="Reason for the decision.")],
     at: Annotated[str | None, typer.Option("--at", help="When decided; default now.")] = None,
@@ -67,11 +85,26 @@ def decide(
                                         "version with a rule for the request.")] = True,
     db: DbOpt = None,
     edition: EditionOpt = "deu",
+    token: TokenOpt = None,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="Who decides, in a store without users (default $USER); with users the "
+        "token names the approver.")] = None,
 ) -> None:
-    """Decide a request: approved (adds a policy version unless --no-apply), refused, deferred."""
+    """Decide a request: approved (adds a policy version unless --no-apply), refused, deferred.
+
+    Nobody decides a request they filed (four eyes).
+    """
+    from ..service.users import identify_cli
+
     if outcome not in OUTCOMES:
         raise InputError(f"unknown outcome {outcome!r}; use {', '.join(OUTCOMES)}", "--outcome")
+    by = identify_cli(db_path(db), token=token, by=by, need="approver",
+                      action=f"request decide {request_id}").name
     with open_store(db, edition=edition) as store:
+        req = store.request(request_id)
+        if req.requested_by == by:
+            raise AccessError(f"four eyes: {by!r} filed request {request_id} and may not "
+                              "decide it; another approver must")
         dec = store.decide(request_id, by=by, outcome=outcome, reason=why, at=at,
                            reference=reference, apply=apply)
         label = None

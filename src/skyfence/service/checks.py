@@ -1,0 +1,160 @@
+"""Fast policy answers for single points: a compiled policy as a cell -> rule look-up table.
+
+`CompiledPolicy.check_points` evaluates every rule over the points it is given, which is right
+for a batch and slow for one point (each call re-tests membership in every rule's cells).
+`CellLookup` does that work once per policy version and time segment instead: the cells any
+rule names (sorted ``uint64``) and, per segment (an interval between rule window bounds inside
+which the set of active rules is fixed), the deciding rule of each of those cells, evaluated by
+`CompiledPolicy.evaluate` itself. A point is then one ``h3.latlng_to_cell`` and one binary
+search; a cell no rule names gets the default action. Moving-terminal rules apply after the
+cell decision exactly as in `check_points`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import h3
+import numpy as np
+
+from ..errors import SiteError
+from ..policy.rules import (
+    CODE_BLOCKED_COUNTRY,
+    CODE_MOVING_TOO_FAST,
+    DEFAULT_RULE,
+    RESOLUTION,
+    CompiledPolicy,
+    format_utc,
+)
+
+__all__ = ["CellLookup", "PointAnswer", "check_point_values"]
+
+
+@dataclass(frozen=True)
+class PointAnswer:
+    """The policy's answer for one point at one time (see `CellLookup.check`)."""
+
+    cell: str
+    served: bool
+    rule: str
+    reason: str
+    code: str | None
+    reference: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cell": self.cell, "served": self.served, "rule": self.rule,
+                "reason": self.reason, "code": self.code, "reference": self.reference}
+
+
+def check_point_values(lat_deg: float, lon_deg: float, speed_kmh: float | None,
+                       where: str = "point") -> None:
+    """`SiteError` for a latitude outside [-90, 90], a longitude outside [-180, 180], a
+    non-finite value or a negative speed (the bounds `check_points` applies)."""
+    if not (np.isfinite(lat_deg) and -90.0 <= lat_deg <= 90.0):
+        raise SiteError(f"latitude {lat_deg} deg outside [-90, 90]", where)
+    if not (np.isfinite(lon_deg) and -180.0 <= lon_deg <= 180.0):
+        raise SiteError(f"longitude {lon_deg} deg outside [-180, 180]", where)
+    if speed_kmh is not None and not (np.isfinite(speed_kmh) and speed_kmh >= 0):
+        raise SiteError(f"speed {speed_kmh} km/h must be a finite number >= 0", where)
+
+
+class CellLookup:
+    """A `CompiledPolicy` prepared for constant-time point checks (thread-safe).
+
+    Parameters
+    ----------
+    policy : CompiledPolicy
+    max_segments : int
+        Segment tables kept (least recently used dropped); each holds one int32 per rule cell.
+    """
+
+    def __init__(self, policy: CompiledPolicy, max_segments: int = 64) -> None:
+        self.policy = policy
+        self.cells = policy.rule_cells()  # sorted unique uint64
+        bounds = sorted({b for r in policy.rules for b in (r.start_ns, r.end_ns)
+                         if b is not None})
+        self._bounds = np.asarray(bounds, dtype=np.int64)
+        self._segments: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._max_segments = max_segments
+        self._lock = threading.Lock()
+        n = len(policy.rules)
+        self._names = [r.name for r in policy.rules] + [DEFAULT_RULE]
+        self._reasons = [r.reason for r in policy.rules] + [policy.doc.default_reason]
+        self._refs = [r.reference for r in policy.rules] + [""]
+        self._codes = list(policy.rule_codes)
+        self._on = np.array([r.action_on for r in policy.rules] + [policy.default_on], bool)
+        self._default = n  # index of the default entry in the tables above
+
+    def _segment(self, t_ns: int) -> np.ndarray:
+        """Deciding rule per rule cell (-1 = default) in the segment holding ``t_ns``."""
+        seg = int(np.searchsorted(self._bounds, t_ns, side="right"))
+        with self._lock:
+            table = self._segments.get(seg)
+            if table is not None:
+                self._segments.move_to_end(seg)
+                return table
+        ev = self.policy.evaluate(self.cells, np.array([t_ns], dtype="datetime64[ns]"))
+        table = np.asarray(ev.rule_index_at(0), dtype=np.int32)
+        with self._lock:
+            self._segments[seg] = table
+            while len(self._segments) > self._max_segments:
+                self._segments.popitem(last=False)
+        return table
+
+    def rule_indices(self, cells: np.ndarray, t_ns: int) -> np.ndarray:
+        """Deciding rule index per res-5 cell (uint64) at ``t_ns``; -1 = default action."""
+        cells = np.asarray(cells, dtype=np.uint64)
+        out = np.full(cells.shape, -1, dtype=np.int32)
+        if self.cells.size == 0 or cells.size == 0:
+            return out
+        table = self._segment(t_ns)
+        pos = np.searchsorted(self.cells, cells)
+        pos_c = np.minimum(pos, self.cells.size - 1)
+        hit = self.cells[pos_c] == cells
+        out[hit] = table[pos_c[hit]]
+        return out
+
+    def check(self, lat_deg: Sequence[float] | np.ndarray, lon_deg: Sequence[float] | np.ndarray,
+              t_ns: int, speed_kmh: Sequence[float | None] | None = None) -> list[PointAnswer]:
+        """Answers for points (WGS-84 degrees, already range-checked) at one time (ns UTC)."""
+        lat = np.asarray(lat_deg, dtype=np.float64).ravel()
+        lon = np.asarray(lon_deg, dtype=np.float64).ravel()
+        hexes = [h3.latlng_to_cell(float(a), float(b), RESOLUTION)
+                 for a, b in zip(lat, lon, strict=True)]
+        cells = np.fromiter((h3.str_to_int(h) for h in hexes), dtype=np.uint64, count=len(hexes))
+        idx = self.rule_indices(cells, t_ns)
+        out: list[PointAnswer] = []
+        moving = [m for m in self.policy.moving_rules if m.active_at(t_ns)]
+        for i, hx in enumerate(hexes):
+            k = int(idx[i])
+            k = self._default if k < 0 else k
+            served = bool(self._on[k])
+            rule, reason, code, ref = self._names[k], self._reasons[k], self._codes[k], \
+                self._refs[k]
+            if k == self._default and not served:
+                code = CODE_BLOCKED_COUNTRY
+            spd = None if speed_kmh is None else speed_kmh[i]
+            if served and spd is not None and moving:
+                for m in moving:
+                    if spd > m.max_speed_kmh and _contains(m.cells, cells[i]):
+                        served, rule, reason, code, ref = (False, m.name, m.reason,
+                                                           CODE_MOVING_TOO_FAST, m.reference)
+                        break
+            out.append(PointAnswer(hx, served, rule, reason, code, ref))
+        return out
+
+    @staticmethod
+    def time_text(t_ns: int) -> str:
+        """ISO 8601 UTC text of ``t_ns``."""
+        from ..policy.rules import to_utc_datetime
+
+        return format_utc(to_utc_datetime(np.datetime64(int(t_ns), "ns")))
+
+
+def _contains(sorted_cells: np.ndarray, cell: np.uint64) -> bool:
+    i = int(np.searchsorted(sorted_cells, cell))
+    return i < sorted_cells.size and sorted_cells[i] == cell
