@@ -36,6 +36,7 @@ __all__ = [
     "TimeSpec",
     "default_scenario",
     "load_scenario",
+    "outage_specs",
     "parse_scenario",
     "with_overrides",
 ]
@@ -419,6 +420,27 @@ def _resolve_paths(scenario: Scenario, base: Path) -> Scenario:
         "ground": scenario.ground.model_copy(update={"regions": [
             r.model_copy(update={"file": fix(r.file)}) for r in scenario.ground.regions]}),
     })
+
+
+def outage_specs(texts: list[str] | tuple[str, ...], where: str = "--gateway-down"
+                 ) -> list[dict[str, Any]]:
+    """Scenario ``[[network.outages]]`` entries from ``NAME`` or ``NAME@START/END`` texts
+    (ISO 8601 UTC; either end may be empty)."""
+    out = []
+    for text in texts:
+        name, sep, window = str(text).partition("@")
+        entry: dict[str, Any] = {"site": name.strip()}
+        if sep:
+            a, slash, b = window.partition("/")
+            if not slash:
+                raise InputError(f"window {window!r} must be START/END (ISO 8601 UTC; either "
+                                 "may be empty)", where)
+            if a.strip():
+                entry["start"] = a.strip()
+            if b.strip():
+                entry["end"] = b.strip()
+        out.append(entry)
+    return out
 
 
 def with_overrides(scenario: Scenario, changes: dict[str, Any],

@@ -78,18 +78,6 @@ def region_specs(values: Sequence[str] | None, resolution: int) -> list[dict[str
 
 def outages(texts: Sequence[str] | None) -> list[dict[str, Any]]:
     """Scenario outage entries from ``--gateway-down NAME[@START/END]``."""
-    out = []
-    for text in texts or []:
-        name, sep, window = str(text).partition("@")
-        entry: dict[str, Any] = {"site": name.strip()}
-        if sep:
-            a, slash, b = window.partition("/")
-            if not slash:
-                raise InputError(f"window {window!r} must be START/END (ISO 8601 UTC; either may "
-                                 "be empty)", "--gateway-down")
-            if a.strip():
-                entry["start"] = a.strip()
-            if b.strip():
-                entry["end"] = b.strip()
-        out.append(entry)
-    return out
+    from ..scenario import outage_specs
+
+    return outage_specs(list(texts or []))

@@ -169,9 +169,16 @@ class Service:
             runs.scenario_with_window(default_scenario(), duration="3h", step="5m")
         self.edition = self.scenario.ground.edition
         self.resolver = catalogue_resolver(self.edition)
-        # creates the store's schema (and checks it), then ours
-        with PolicyStore(self.db, resolver=self.resolver):
-            pass
+        # creates the store's schema (and checks it), then ours; a store that fails its checks
+        # is served read-only, so `GET /api/audit/verify` can say what is wrong (writes: 409)
+        self.store_sound = True
+        try:
+            with PolicyStore(self.db, resolver=self.resolver):
+                pass
+        except StoreError:
+            if not Path(self.db).is_file():
+                raise
+            self.store_sound = False
         self.auth = UserStore(self.db)  # used on the event-loop thread only
         self.usage = UsageLogger(self.db, flush_s=config.usage_flush_s)
         self.limiter = RateLimiter(config.rate_per_s, config.burst)
@@ -198,7 +205,7 @@ class Service:
     def store(self) -> PolicyStore:
         s = getattr(self._local, "store", None)
         if s is None:
-            s = PolicyStore(self.db, resolver=self.resolver)
+            s = PolicyStore(self.db, resolver=self.resolver, create=self.store_sound)
             self._local.store = s
             with self._open_lock:
                 self._opened.append(s)

@@ -3,10 +3,9 @@
 The HTTP layer never imports the engine: it calls the functions here (most of them run in
 worker processes, see `skyfence.service.jobs`). When the engine's API changes, this is the one
 module to adapt. The public API used: `skyfence.engine.prepare` / `simulate` /
-`build_ground`, `skyfence.outputs.report.build_tables`, `skyfence.outputs.geojson`,
-`skyfence.policy.diff`, `skyfence.orbits.propagate` (satellites on the map), and for the
-gateway-outage what-if `skyfence.network` (``iter_network`` with a baseline and an outage case;
-to be replaced by engine runs once scenarios carry ``[[network.outages]]``).
+`build_ground` / `finalize`, `skyfence.outputs.geojson`, `skyfence.policy.diff` and
+`skyfence.orbits.propagate` (satellites on the map); the gateway-outage what-if is an engine run
+with ``[[network.outages]]``.
 
 Map data (`compute_map`): the console's map shows the scenario's cells (and terminals) per time
 step as served / blocked / uncovered under the *store's* policy, which changes while the server
@@ -188,8 +187,7 @@ def compute_map(scenario: Scenario, workdir: str | Path | None = None) -> MapDat
 
     import h3
 
-    from ..engine import build_ground, prepare, simulate
-    from ..outputs.report import build_tables
+    from ..engine import build_ground, finalize, prepare, simulate
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -224,9 +222,13 @@ def compute_map(scenario: Scenario, workdir: str | Path | None = None) -> MapDat
         data = scenario.model_dump()
         data["ground"] = {"edition": scenario.ground.edition, "regions": [],
                           "terminals": terminals}
-        data["policy"] = {"file": str(policy_file)}
+        data["policy"] = {"source": str(policy_file)}
         data["run"] = {**data["run"], "dask": None}
         data["outputs"] = {**data["outputs"], "maps": False, "netcdf": False}
+        if data["network"]["enabled"]:
+            # Every covered point routed at every step: path and RTT at any step of the map.
+            data["network"] = {**data["network"], "rtt_every": data["time"]["step"],
+                               "outages": []}
         map_scenario = parse_scenario(data, "map scenario")
         t1 = time.perf_counter()
         ctx = prepare(map_scenario)
@@ -235,7 +237,7 @@ def compute_map(scenario: Scenario, workdir: str | Path | None = None) -> MapDat
         result = simulate(ctx)
         timings["simulate"] = time.perf_counter() - t2
         t3 = time.perf_counter()
-        tables = build_tables(ctx, result)
+        tables = finalize(ctx, result)
         timings["tables"] = time.perf_counter() - t3
     finally:
         if own_dir is not None:
@@ -247,8 +249,9 @@ def compute_map(scenario: Scenario, workdir: str | Path | None = None) -> MapDat
     col = frame["terminal"].map(index).to_numpy(dtype=np.int64)
     t_idx = np.searchsorted(t_utc, frame["t_utc"].dt.tz_convert(None).to_numpy(
         dtype="datetime64[ns]"))
+    codes = {name: int(code) for code, name in STATUS_NAMES.items()}
     status = np.full((n_time, n_point), UNCOVERED, dtype=np.int8)
-    status[:] = np.asarray(result.terminal_status, dtype=np.int8)[:, :n_point]
+    status[t_idx, col] = frame["status"].astype(str).map(codes).to_numpy(np.int8)
 
     def grid(values: Any, dtype: Any, fill: Any) -> np.ndarray:
         out = np.full((n_time, n_point), fill, dtype=dtype)
@@ -259,7 +262,8 @@ def compute_map(scenario: Scenario, workdir: str | Path | None = None) -> MapDat
     n_vis = grid(frame["n_visible"].to_numpy(np.int64), np.int16, 0)
     best = grid(frame["best_elevation_deg"].to_numpy(np.float64), np.float32, np.nan)
     serving = grid(frame["serving_norad_id"].fillna(-1).to_numpy(np.int64), np.int64, -1)
-    net = scenario.network.enabled and ctx.network is not None
+    netstage = ctx.stage("network")
+    net = scenario.network.enabled and netstage is not None
     gw_names: tuple[str, ...] = ()
     pop_names: tuple[str, ...] = ()
     sites = None
@@ -269,12 +273,11 @@ def compute_map(scenario: Scenario, workdir: str | Path | None = None) -> MapDat
     pp = np.full((n_time, n_point), -1, dtype=np.int16)
     hops = np.full((n_time, n_point), -1, dtype=np.int16)
     path_sat = np.full((n_time, n_point), -1, dtype=np.int64)
-    if net:
-        netctx = ctx.network
-        sites = netctx.sites  # type: ignore[attr-defined]
-        gw_names = tuple(netctx.gateway_names)  # type: ignore[attr-defined]
-        pop_names = tuple(netctx.pop_names)  # type: ignore[attr-defined]
-        routed = np.array([netctx.routed(i) for i in range(n_time)])  # type: ignore[attr-defined]
+    if net and netstage is not None:
+        sites = netstage.sites
+        gw_names = tuple(sites.gateway_names)
+        pop_names = tuple(sites.pop_names)
+        routed = np.array([netstage.routed(i) for i in range(n_time)], dtype=bool)
         if "rtt_ms" in frame.columns:
             rtt = grid(frame["rtt_ms"].to_numpy(np.float64), np.float32, np.nan)
             gi = {n: k for k, n in enumerate(gw_names)}
@@ -429,9 +432,8 @@ def whatif_policies(scenario: Scenario, doc_a: PolicyDoc, doc_b: PolicyDoc, *, l
     import h3
     import pandas as pd
 
-    from ..engine import prepare, simulate
+    from ..engine import finalize, prepare, simulate
     from ..outputs.geojson import cells_feature_collection
-    from ..outputs.report import build_tables
     from ..policy.diff import diff_policies, rule_changes
 
     out = Path(out_dir)
@@ -445,7 +447,7 @@ def whatif_policies(scenario: Scenario, doc_a: PolicyDoc, doc_b: PolicyDoc, *, l
     constellation = None
     for path in (fa, fb):
         data = scenario.model_dump()
-        data["policy"] = {"file": str(path)}
+        data["policy"] = {"source": str(path)}
         data["network"] = {**data["network"], "enabled": False}
         data["run"] = {**data["run"], "dask": None}
         sc = parse_scenario(data, "what-if scenario")
@@ -455,10 +457,10 @@ def whatif_policies(scenario: Scenario, doc_a: PolicyDoc, doc_b: PolicyDoc, *, l
             raise ResourceError(
                 f"what-if over {ctx.ground.n_points:,} points x {ctx.t_utc.size:,} steps "
                 f"exceeds {MAX_WHATIF_POINT_STEPS:,} point-steps; shorten the window")
-        tables.append(build_tables(ctx, simulate(ctx)))
+        tables.append(finalize(ctx, simulate(ctx)))
     ta, tb = tables
     keep = ["region", "n_cells", "area_km2", "served_share", "served_km2",
-            "covered_but_blocked_share", "uncovered_share"]
+            "blocked_share", "uncovered_share"]
     ra, rb = ta.regions[keep], tb.regions[keep]
     regions = ra.merge(rb, on=["region", "n_cells", "area_km2"], suffixes=("_a", "_b"))
     regions["served_km2_change"] = regions["served_km2_b"] - regions["served_km2_a"]
@@ -503,125 +505,65 @@ def whatif_policies(scenario: Scenario, doc_a: PolicyDoc, doc_b: PolicyDoc, *, l
 def whatif_outage(scenario: Scenario, down: list[str], doc: PolicyDoc, *, label: str,
                   out_dir: str | Path) -> dict[str, Any]:
     """Gateways or PoPs unavailable (``NAME`` or ``NAME@START/END``) over the scenario window:
-    every scenario cell and terminal routed with and without the outage on the same graph
-    (`skyfence.network.iter_network` with two cases), counting only steps where the policy
-    ``doc`` serves the point. Writes ``regions.csv`` / ``regions.json`` (per region: points,
-    area-weighted share of served steps lost, mean RTT increase, share of area losing service
-    or getting a longer RTT), ``points.csv`` and ``diff.geojson`` (cells that lose service or
-    get a longer RTT). Returns a JSON-ready summary.
+    the engine runs the scenario with ``[[network.outages]]`` (it routes the outage case and
+    the baseline with every site up on the same graph, counting only steps where the policy
+    ``doc`` serves a point). Writes ``regions.csv`` / ``regions.json`` (the engine's
+    ``whatif_regions``), ``points.csv`` (per cell and terminal: change in routed share and in
+    mean RTT) and ``diff.geojson`` (cells that lose service or get a longer RTT). Returns a
+    JSON-ready summary.
     """
-    from ..engine import build_ground
-    from ..ground import get_catalogue
-    from ..network import (
-        GroundUsers,
-        HighestElevation,
-        MinimumRtt,
-        PlusGrid,
-        Router,
-        TopologyConfig,
-        iter_network,
-        laser_capable_by_launch_year,
-        load_sites,
-        parse_outage,
-    )
-    from ..network.routing import MinimumDelay
-    from ..network.whatif import OUTCOME_UNCHANGED, WhatIfDiff
-    from ..orbits import load_constellation
-    from ..orbits.propagate import chunk_length, iter_ephemeris
+    import pandas as pd
+
+    from ..engine import finalize, prepare, simulate
     from ..outputs.geojson import cells_feature_collection
+    from ..scenario import outage_specs
 
     if not down:
         raise InputError("name at least one gateway or PoP that is down", "down")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    spec = scenario.network
-    sites = load_sites(spec.gateways, spec.pops)
-    outages = [parse_outage(d, sites, f"down[{i}]") for i, d in enumerate(down)]
-    ground = build_ground(scenario)
-    n_point = ground.n_points
-    t = scenario.time.grid()
-    if t.size * n_point > MAX_WHATIF_POINT_STEPS:
-        raise ResourceError(f"outage what-if over {n_point:,} points x {t.size:,} steps "
-                            f"exceeds {MAX_WHATIF_POINT_STEPS:,} point-steps")
-    policy = compile_doc(doc, scenario.ground.edition, label)
-    allowed = np.asarray(policy.evaluate(ground.service_cells, t).served, dtype=bool)
-    cat = get_catalogue(scenario.ground.edition)
-    idx = cat.locate_index(ground.lat_deg, ground.lon_deg)
-    countries = [cat.countries[i].iso_a2 or "" if i >= 0 else "" for i in np.asarray(idx)]
-    names = [f"c{i}" for i in range(ground.n_cells)] + list(ground.terminal_names)
-    users = GroundUsers.from_points(names, ground.lat_deg, ground.lon_deg, sites,
-                                    countries=countries, alt_km=ground.alt_km)
-    const = load_constellation(scenario.constellation.source, epoch=t[0],
-                               skip_invalid=scenario.constellation.skip_invalid)
-    lasers = PlusGrid.from_constellation(const, t[0]) if spec.lasers else None
-    capable = laser_capable_by_launch_year(const) if spec.lasers else None
-    config = TopologyConfig(lasers=lasers, laser_capable=capable,
-                            max_laser_range_km=spec.laser_range_km)
-    router = Router(MinimumDelay(), processing_ms_per_hop=spec.per_hop_ms)
-    mask = scenario.constellation.min_elevation_deg
-    selector = MinimumRtt(mask) if spec.serving == "min-rtt" else HighestElevation(mask)
-    diff = WhatIfDiff(n_point)
-    ephs = iter_ephemeris(const, t, chunk_size=chunk_length(len(const), max_bytes=64 * 2**20))
-    for k, st in enumerate(iter_network(ephs, users, sites, config, router, serving=selector,
-                                        cases={"baseline": (), "whatif": tuple(outages)})):
-        ok = allowed[k]
-        base = st.paths["baseline"]
-        alt = st.paths["whatif"]
-        diff.update(_policy_masked(base, ok), _policy_masked(alt, ok))
-    table = diff.table(users, sites)
-    order = {n: i for i, n in enumerate(names)}
-    table["point"] = table["user"].map(order)
-    table = table.sort_values("point").reset_index(drop=True)
-    area = np.concatenate([ground.area_km2, np.zeros(ground.n_terminals)])
-    rows = []
-    for region in ground.regions:
-        members = np.asarray(ground.members[region])
-        sub = table.iloc[members]
-        w = area[members]
-        tot = float(w.sum())
-        affected = sub["outcome"].to_numpy() != OUTCOME_UNCHANGED
-        lost_share = sub["lost_share"].to_numpy(float)
-        inc = sub["mean_rtt_increase_ms"].to_numpy(float)
-        fin = np.isfinite(inc)
-        rows.append({
-            "region": region, "n_cells": int(members.size), "area_km2": tot,
-            "lost_share": float(np.sum(w * lost_share) / tot) if tot else None,
-            "affected_share": float(np.sum(w * affected) / tot) if tot else None,
-            "loses_service_km2": float(np.sum(w[sub["lost_steps"].to_numpy() > 0])),
-            "mean_rtt_increase_ms": (float(np.sum(w[fin] * inc[fin]) / np.sum(w[fin]))
-                                     if fin.any() and np.sum(w[fin]) > 0 else None),
-        })
-    import pandas as pd
-
-    regions = pd.DataFrame(rows, columns=["region", "n_cells", "area_km2", "lost_share",
-                                          "affected_share", "loses_service_km2",
-                                          "mean_rtt_increase_ms"])
-    files = _write_table(regions, out, "regions")
-    pts = table.drop(columns=["user", "point"]).copy()
-    pts.insert(0, "point", [ground_label(ground, i) for i in range(n_point)])
-    pts.to_csv(out / "points.csv", index=False)
+    policy_path = _write_policy(doc, out / "policy.toml")
+    data = scenario.model_dump()
+    data["policy"] = {"source": str(policy_path)}
+    data["network"] = {**data["network"], "enabled": True,
+                       "outages": outage_specs(list(down), "down")}
+    data["run"] = {**data["run"], "dask": None}
+    sc = parse_scenario(data, "what-if scenario")
+    ctx = prepare(sc)
+    if _point_steps(sc, ctx.ground.n_points) > MAX_WHATIF_POINT_STEPS:
+        raise ResourceError(
+            f"outage what-if over {ctx.ground.n_points:,} points x {ctx.n_steps:,} steps "
+            f"exceeds {MAX_WHATIF_POINT_STEPS:,} point-steps; shorten the window")
+    tables = finalize(ctx, simulate(ctx))
+    regions = tables.extra["whatif_regions"]
+    files = ["policy.toml", *_write_table(regions, out, "regions")]
+    cells = tables.cells
+    tsum = tables.terminal_summary
+    cols = ["routed_share_change", "rtt_change_mean_ms"]
+    points = pd.concat([
+        cells[["h3_cell", "region", *cols]].rename(columns={"h3_cell": "point"}),
+        tsum[["terminal", *cols]].rename(columns={"terminal": "point"}).assign(region="")],
+        ignore_index=True)
+    points.to_csv(out / "points.csv", index=False)
     files.append("points.csv")
-    cell_rows = table.iloc[: ground.n_cells]
-    hit = cell_rows["outcome"].to_numpy() != OUTCOME_UNCHANGED
-    ids = np.asarray(ground.cells, np.uint64)[hit]
-    sub = cell_rows[hit]
+    loss = cells["routed_share_change"].to_numpy(float) < -1e-12
+    longer = ~loss & (cells["rtt_change_mean_ms"].to_numpy(float) > 1e-6)
+    hit = loss | longer
+    ids = np.fromiter((int(h, 16) for h in cells["h3_cell"][hit]), dtype=np.uint64)
     files.append(_write_geojson(cells_feature_collection(ids, {
-        "region": np.asarray(ground.primary_region, dtype=object)[hit],
-        "change": np.where(sub["lost_steps"].to_numpy() > 0, "loss", "longer_rtt"),
-        "outcome": sub["outcome"].to_numpy(object),
-        "lost_share": sub["lost_share"].to_numpy(float),
-        "mean_rtt_increase_ms": sub["mean_rtt_increase_ms"].to_numpy(float),
+        "region": cells["region"].to_numpy(object)[hit],
+        "change": np.where(loss[hit], "loss", "longer_rtt"),
+        "routed_share_change": cells["routed_share_change"].to_numpy(float)[hit],
+        "rtt_change_mean_ms": cells["rtt_change_mean_ms"].to_numpy(float)[hit],
     }, metadata={"down": list(down), "policy": label}), out, "diff.geojson"))
-    terms = table.iloc[ground.n_cells:]
     return {
         "down": list(down), "policy": label,
         "window": {"start": format_utc(to_utc_datetime(scenario.time.start_utc)),
                    "duration": scenario.time.duration, "step": scenario.time.step},
         "regions": _frame_records(regions),
-        "terminals": _frame_records(terms.assign(terminal=list(ground.terminal_names))[
-            ["terminal", "outcome", "lost_share", "mean_rtt_increase_ms"]]),
-        "cells_losing_service": int((cell_rows["lost_steps"].to_numpy() > 0).sum()),
-        "cells_longer_rtt": int(((cell_rows["lost_steps"].to_numpy() == 0) & hit).sum()),
+        "terminals": _frame_records(tables.extra["whatif_terminals"]),
+        "cells_losing_service": int(loss.sum()),
+        "cells_longer_rtt": int(longer.sum()),
         "files": files,
     }
 
@@ -634,26 +576,3 @@ def check_outages(scenario: Scenario, down: list[str]) -> None:
     sites = load_sites(scenario.network.gateways, scenario.network.pops)
     for i, d in enumerate(down):
         parse_outage(d, sites, f"down[{i}]")
-
-
-def _policy_masked(paths: Any, allowed: np.ndarray) -> Any:
-    """`UserPaths` with the points the policy does not serve marked unserved (no route)."""
-    import dataclasses
-
-    from ..network.routing import STATUS_NO_ROUTE
-
-    if allowed.all():
-        return paths
-    cut = paths.served & ~allowed
-    return dataclasses.replace(paths, status=np.where(cut, np.int8(STATUS_NO_ROUTE),
-                                                      paths.status).astype(paths.status.dtype),
-                               rtt_ms=np.where(cut, np.nan, paths.rtt_ms))
-
-
-def ground_label(ground: Any, i: int) -> str:
-    """Hex id of a ground cell, or a terminal's name."""
-    import h3
-
-    if i >= ground.n_cells:
-        return str(ground.terminal_names[i - ground.n_cells])
-    return h3.int_to_str(int(ground.cells[i]))
