@@ -79,3 +79,30 @@ def test_bad_backhaul():
 
     with pytest.raises(SiteError):
         world_sites(backhaul_km=0)
+
+
+def test_sites_cli_list_show_and_errors():
+    import csv
+    import io
+    import json
+
+    from typer.testing import CliRunner
+
+    from skyfence.cli import app
+
+    r = CliRunner()
+    res = r.invoke(app, ["sites", "list", "--country", "PL", "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(io.StringIO(res.output)))
+    assert {"Wola Krobowska", "Warsaw"} <= {x["name"] for x in rows}
+    assert all(x["source"] for x in rows)
+    res = r.invoke(app, ["sites", "list", "--kind", "pop", "--format", "json"])
+    pops = json.loads(res.output)
+    assert len(pops) >= 30 and all(p["kind"] == "pop" for p in pops)
+    res = r.invoke(app, ["sites", "show", "frntdeu1", "--format", "json"])
+    assert json.loads(res.output)["name"] == "Frankfurt" and "Aerzen" in json.loads(
+        res.output)["linked"]
+    for bad in (["sites", "show", "Nowhere"], ["sites", "list", "--country", "Poland"],
+                ["sites", "list", "--kind", "moon"], ["sites", "list", "--format", "xml"]):
+        res = r.invoke(app, bad)
+        assert res.exit_code == 2 and "Error:" in res.output, bad

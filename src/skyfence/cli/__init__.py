@@ -39,6 +39,7 @@ app = typer.Typer(
 def _register() -> None:
     # Each command-group module defines ``app`` (a group) or ``register(app)`` (top-level commands).
     from . import constellation, coverage, network, policy, propagate_cmd, regions, request, run
+    from . import sites as sites_cmd
 
     run.register(app)
     app.add_typer(constellation.app, name="constellation")
@@ -48,6 +49,7 @@ def _register() -> None:
     app.add_typer(policy.app, name="policy")
     app.add_typer(request.app, name="request")
     network.register(app)
+    app.add_typer(sites_cmd.app, name="sites")
 
 
 _register()
