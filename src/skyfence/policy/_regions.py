@@ -20,6 +20,10 @@ ground package's cell-membership table is plugged in (pass ``membership=`` to
 - the land share is the fraction of its resolution-7 children's centres (49 points) inside the
   land, computed where its 7 resolution-6 children disagree (else 0 or 1): about 2 % steps.
 
+A drawn area (a policy's own GeoJSON / WKT / expression region, no territorial sea) is
+exact: a cell belongs to it when their polygons overlap with positive area (a cell sharing
+only an edge does not), with the overlap fraction as land share.
+
 The land geometry is simplified to 0.02 deg (~2 km) before the geodesic buffers
 (`skyfence.ground.buffer_km`); land shares use the unsimplified geometry. Results are cached
 in memory per resolver and on disk in `skyfence.ground.cache_dir` (``policy-zone-*.npz``).
@@ -84,7 +88,8 @@ def geometric_membership(name: str, geometry: Any, *, sea_km: float = TERRITORIA
     from ..ground import Region, buffer_km, cache_dir, region_cells
 
     wkb = shapely.to_wkb(geometry)
-    key = hashlib.sha1(wkb + f"{sea_km}:{_ZONE_FORMAT}".encode()).hexdigest()[:16]
+    method = f"{sea_km}:{_ZONE_FORMAT}" if sea_km > 0 else "exact-overlap:1"
+    key = hashlib.sha1(wkb + method.encode()).hexdigest()[:16]
     path = cache_dir() / f"policy-zone-v{_ZONE_FORMAT}-{key}.npz"
     if use_cache and path.is_file():
         try:
@@ -93,9 +98,12 @@ def geometric_membership(name: str, geometry: Any, *, sea_km: float = TERRITORIA
                                       z["land_share"].astype(np.float32))
         except (OSError, ValueError, KeyError):
             pass
+    if sea_km <= 0:
+        out = _exact_overlap(name, geometry)
+        _save(path, out, use_cache)
+        return out
     land = shapely.make_valid(shapely.simplify(geometry, _SIMPLIFY_DEG, preserve_topology=True))
-    zone = buffer_km(land, sea_km + _RES5_EDGE_KM) if sea_km > 0 else buffer_km(
-        land, _RES5_EDGE_KM)
+    zone = buffer_km(land, sea_km + _RES5_EDGE_KM)
     cells = np.asarray(region_cells(Region(name, zone, "zone"), RESOLUTION), dtype=np.uint64)
     share = np.zeros(cells.size, dtype=np.float32)
     if cells.size:
@@ -116,15 +124,49 @@ def geometric_membership(name: str, geometry: Any, *, sea_km: float = TERRITORIA
         # a cell near the land whose samples all miss it still touches it (thin islands)
         share[touch & (share == 0)] = 1.0 / 98.0
     out = TerritoryCells(cells, share)
-    if use_cache:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, cells=cells, land_share=share)
-            tmp.replace(path)
-        except OSError:
-            pass
+    _save(path, out, use_cache)
     return out
+
+
+def _save(path: Any, tc: TerritoryCells, use_cache: bool) -> None:
+    if not use_cache:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, cells=tc.cells, land_share=tc.land_share)
+        tmp.replace(path)
+    except OSError:
+        pass
+
+
+#: Overlap below this fraction of a cell's area counts as touching only at the edge.
+_MIN_OVERLAP = 1e-4
+
+
+def _exact_overlap(name: str, geometry: Any) -> TerritoryCells:
+    """Cells overlapping a drawn area with positive area, and the overlap fraction (exact
+    polygon intersection in lon/lat; a cell sharing only an edge does not count)."""
+    import shapely
+
+    from ..ground import Region, buffer_km, region_cells
+
+    geom = shapely.make_valid(geometry)
+    cand = np.asarray(region_cells(Region(name, buffer_km(geom, _RES5_EDGE_KM), "zone"),
+                                   RESOLUTION), dtype=np.uint64)
+    if cand.size == 0:
+        return TerritoryCells(cand, np.zeros(0, np.float32))
+    polys = []
+    for c in cand:
+        ring = [(lng, lat) for lat, lng in h3.cell_to_boundary(h3.int_to_str(int(c)))]
+        lng = np.array([p[0] for p in ring])
+        if lng.max() - lng.min() > 180.0:  # across the antimeridian: unwrap to the east
+            ring = [((x + 360.0) if x < 0 else x, y) for x, y in ring]
+        polys.append(shapely.Polygon(ring))
+    arr = np.array(polys, dtype=object)
+    frac = shapely.area(shapely.intersection(arr, geom)) / shapely.area(arr)
+    keep = frac > _MIN_OVERLAP
+    return TerritoryCells(cand[keep], np.clip(frac[keep], 0.0, 1.0).astype(np.float32))
 
 
 def _land_share(cell: int, geom: Any) -> float:
