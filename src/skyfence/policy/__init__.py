@@ -33,6 +33,7 @@ from .builtin import (
     BUILTIN_POLICIES,
     DEFAULT_POLICY_NAME,
     builtin_policy_path,
+    compiled_builtin,
     compiled_policy,
     load_builtin_or_file,
 )
@@ -128,6 +129,7 @@ __all__ = [
     "catalogue_resolver",
     "check_region_name",
     "compile_policy",
+    "compiled_builtin",
     "compiled_policy",
     "default_policy_path",
     "diff_policies",

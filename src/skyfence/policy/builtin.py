@@ -29,6 +29,7 @@ __all__ = [
     "BUILTIN_POLICIES",
     "DEFAULT_POLICY_NAME",
     "builtin_policy_path",
+    "compiled_builtin",
     "compiled_policy",
     "load_builtin_or_file",
 ]
@@ -77,6 +78,7 @@ def _builtin(name: str) -> PolicyFile:
 
 
 _COMPILED: dict[tuple[str, str, int], CompiledPolicy] = {}
+_BY_ID: dict[tuple[int, str, int], tuple[PolicyDoc, CompiledPolicy]] = {}
 
 
 def compiled_policy(doc: PolicyDoc, edition: str = "deu", *,
@@ -89,8 +91,11 @@ def compiled_policy(doc: PolicyDoc, edition: str = "deu", *,
     """
     from ._regions import catalogue_resolver
 
-    digest = hashlib.sha256(canonical_json(doc.content()).encode()).hexdigest()
     res = resolver if resolver is not None else catalogue_resolver(edition)
+    fast = _BY_ID.get((id(doc), edition, id(res)))
+    if fast is not None and fast[0] is doc:  # the same (immutable) document object
+        return fast[1]
+    digest = hashlib.sha256(canonical_json(doc.content()).encode()).hexdigest()
     key = (digest, edition, id(res))
     got = _COMPILED.get(key)
     if got is None:
@@ -98,4 +103,18 @@ def compiled_policy(doc: PolicyDoc, edition: str = "deu", *,
         if len(_COMPILED) >= 16:
             _COMPILED.pop(next(iter(_COMPILED)))
         _COMPILED[key] = got
+    if len(_BY_ID) >= 64:
+        _BY_ID.pop(next(iter(_BY_ID)))
+    _BY_ID[(id(doc), edition, id(res))] = (doc, got)
     return got
+
+
+def compiled_builtin(name: str = DEFAULT_POLICY_NAME, edition: str = "deu") -> CompiledPolicy:
+    """A built-in policy compiled for a boundary edition, once per process (the fast path for
+    checking single points: ``compiled_builtin().check_points([...], [lat], [lon], t)``)."""
+    return _compiled_builtin(str(name).strip().lower(), str(edition).strip().lower())
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled_builtin(name: str, edition: str) -> CompiledPolicy:
+    return compiled_policy(_builtin(name).policy(), edition, source=f"built-in {name}")
