@@ -78,10 +78,28 @@ def _rules_table(doc: PolicyDoc, title: str) -> Any:
         window = ("" if not m.timed else
                   f"[{format_utc(m.start) if m.start else '-inf'}, "
                   f"{format_utc(m.end) if m.end else '+inf'})")
-        table.add_row("m", m.name, m.region, f"off > {m.max_speed_kmh:g} km/h", "", window,
-                      m.reason)
+        exempt = ", registered exempt" if m.exempt_registered else ""
+        table.add_row("m", m.name, m.region, f"off > {m.max_speed_kmh:g} km/h{exempt}", "",
+                      window, m.reason)
+    for tr in doc.terminal_rules:
+        window = ("" if not tr.timed else
+                  f"[{format_utc(tr.start) if tr.start else '-inf'}, "
+                  f"{format_utc(tr.end) if tr.end else '+inf'})")
+        table.add_row("t", tr.name, tr.region, f"off unless {tr.require}", "", window,
+                      tr.reason)
+    for terr in doc.territories:
+        hist = "; ".join(f"{h.status} from {format_utc(h.since)[:10] if h.since else 'start'}"
+                         for h in terr.history)
+        table.add_row("s", terr.name or terr.region, terr.region, hist, "0", "",
+                      terr.history[-1].source)
+    if doc.international_waters is not None:
+        table.add_row("", "international-waters", "beyond 12-nm seas", doc.international_waters,
+                      "", "", doc.international_waters_reason)
     table.add_row("", "default", "rest of the world", doc.default_action, "", "",
                   doc.default_reason)
+    if doc.territories:
+        table.caption = (f"shared cells: {doc.shared_cells}; unknown status treated as "
+                         f"{doc.unknown_action}")
     return table
 
 
@@ -91,16 +109,19 @@ def show(
                                                 "the latest.")] = None,
     name: NameOpt = "default",
     db: DbOpt = None,
-    policy: Annotated[Path | None, typer.Option(
-        "--policy", help="Show a policy file instead of a stored version.")] = None,
+    policy: Annotated[str | None, typer.Option(
+        "--policy", help="Show a policy file or a built-in policy (world, default) instead of "
+        "a stored version.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, toml or json.")] = "table",
 ) -> None:
     """Show a stored policy version (the latest by default) or a policy file."""
     if fmt not in ("table", "toml", "json"):
         raise InputError(f"unknown format {fmt!r}; use table, toml or json", "--format")
     if policy is not None:
-        doc: PolicyDoc = load_policy_file(policy).policy()
-        title = f"{doc.name} (file {policy})"
+        from ..policy.builtin import load_builtin_or_file
+
+        doc: PolicyDoc = load_builtin_or_file(policy).policy()
+        title = f"{doc.name} ({policy})"
     else:
         with open_store(db) as store:
             v = store.get_version(version, name)
@@ -127,14 +148,17 @@ def versions(name: Annotated[str | None, typer.Option("--name", help="Only this 
 
 @app.command("apply")
 def apply(
-    file: Annotated[Path, typer.Argument(help="Policy file (.toml or .json).")],
+    file: Annotated[str, typer.Argument(help="Policy file (.toml or .json) or a built-in "
+                                        "policy name (world, default).")],
     by: Annotated[str | None, typer.Option("--by", help="Who applies it (default $USER).")] = None,
     comment: Annotated[str, typer.Option("--comment", help="Why this version.")] = "",
     db: DbOpt = None,
     edition: EditionOpt = "deu",
 ) -> None:
     """Store a policy file as a new version (and record the request history it carries)."""
-    pf = load_policy_file(file)
+    from ..policy.builtin import load_builtin_or_file
+
+    pf = load_builtin_or_file(file)
     with open_store(db, create=True, edition=edition) as store:
         v, created, imported = store.apply_file(pf, by=_who(by), comment=comment,
                                                 source=str(file))
