@@ -43,7 +43,7 @@ def _check(args: list[str]) -> dict[str, dict]:
 
 
 def test_check_default_policy_on_the_news_situation():
-    got = _check([*_points(*PLACES), "--at", "2026-02-23T00:00:00Z"])
+    got = _check([*_points(*PLACES), "--at", "2026-02-23T00:00:00Z", "--policy", "default"])
     for d in got.values():
         assert {"name", "cell", "served", "rule", "reason"} <= set(d)
     served = {n: (d["served"], d["rule"], d["code"]) for n, d in got.items()}
@@ -62,15 +62,16 @@ def test_check_default_policy_on_the_news_situation():
 
 
 def test_check_history_before_activation_and_moving_terminal():
-    before = _check([*_points("Kyiv"), "--at", "2022-02-25T12:00:00Z"])
+    before = _check([*_points("Kyiv"), "--at", "2022-02-25T12:00:00Z", "--policy", "default"])
     assert (before["Kyiv"]["served"], before["Kyiv"]["rule"]) == (False, "ukraine-not-offered")
     fast = _check([*_points("Kyiv", "Warsaw", speed={"Kyiv": 120.0, "Warsaw": 120.0}),
-                   "--at", "2026-02-23T00:00:00Z"])
+                   "--at", "2026-02-23T00:00:00Z", "--policy", "default"])
     assert (fast["Kyiv"]["served"], fast["Kyiv"]["code"]) == (False,
                                                               "MOVING_TOO_FAST_FOR_POLICY")
     assert fast["Kyiv"]["rule"] == "ukraine-speed-limit" and fast["Kyiv"]["speed_kmh"] == 120.0
     assert fast["Warsaw"]["served"]
-    early = _check([*_points("Kyiv", speed={"Kyiv": 120.0}), "--at", "2025-06-01T00:00:00Z"])
+    early = _check([*_points("Kyiv", speed={"Kyiv": 120.0}), "--at", "2025-06-01T00:00:00Z",
+                    "--policy", "default"])
     assert early["Kyiv"]["served"]
 
 
@@ -89,12 +90,35 @@ def test_check_depends_on_the_boundary_edition(tmp_path, edition, served, rule):
 
 
 def test_check_table_and_bad_point():
-    res = _run(["policy", "check", *_points("Kyiv"), "--at", "2024-01-01T00:00:00Z"])
+    res = _run(["policy", "check", *_points("Kyiv"), "--at", "2024-01-01T00:00:00Z",
+                "--policy", "default"])
     assert res.exit_code == 0 and "ukraine-on" in res.output and "Kyiv" in res.output
     bad = runner.invoke(app, ["policy", "check", "--point", "Kyiv=50.45", "--at", "2024-01-01"])
     assert bad.exit_code == 2 and "NAME=LAT,LON" in bad.output
     bad = runner.invoke(app, ["policy", "check", "--point", "X=95,0", "--at", "2024-01-01"])
     assert bad.exit_code == 2 and "latitude 95" in bad.output
+
+
+def test_check_uses_the_world_policy_by_default_with_registration():
+    """No --policy: the built-in world policy; registration and territories in the output."""
+    args = [*_points("Kyiv", "Warsaw"), "--at", "2026-02-23T00:00:00Z"]
+    got = _check(args)
+    assert got["Kyiv"]["rule"] == "ukraine-registered-only"
+    assert (got["Kyiv"]["served"], got["Kyiv"]["code"]) == (False, "UNREGISTERED")
+    assert got["Warsaw"]["served"] and got["Warsaw"]["rule"].startswith("POL:on")
+    assert got["Kyiv"]["territories"][0]["name"] == "Ukraine"
+    reg = _check([*args, "--registered", "Kyiv", "--terminal-id", "Kyiv=UT-0001"])
+    assert reg["Kyiv"]["served"] and reg["Kyiv"]["registered"] is True
+    assert reg["Kyiv"]["terminal_id"] == "UT-0001"
+    by_id = _check([*args, "--registered", "UT-0001", "--terminal-id", "Kyiv=UT-0001"])
+    assert by_id["Kyiv"]["served"]
+    for bad in (["--registered", "Nobody"], ["--terminal-id", "Kyiv"],
+                ["--terminal-id", "Nobody=1"], ["--policy", "nonesuch"],
+                ["--policy", "missing.toml"]):
+        res = runner.invoke(app, ["policy", "check", *args, *bad])
+        assert res.exit_code == 2 and "Error:" in res.output, bad
+    table = _run(["policy", "check", *_points("Kerch"), "--at", "2024-01-01T00:00:00Z"])
+    assert "crimea-off" in table.output and "Ukraine" in table.output
 
 
 def test_store_workflow(tmp_path, monkeypatch):
@@ -127,13 +151,19 @@ def test_store_workflow(tmp_path, monkeypatch):
     assert got["Simferopol"]["rule"] == "crimea-off"
     out = tmp_path / "diff"
     res = _run(["policy", "diff", "1", "2", "--at", "2026-03-02T00:00:00Z", "--out", str(out)])
-    assert "added request-4" in res.output and "gain: 106 cells" in res.output
+    assert "added request-4" in res.output
+    import re
+
+    n_gain = int(re.search(r"gain: (\d+) cells", res.output).group(1))
+    # Crimea's cells now include every cell touching its land or 12-nm sea: more than the
+    # 106 cells whose centre lies on the peninsula
+    assert 106 < n_gain <= 240
     lines = (out / "policy-diff.csv").read_text().splitlines()
-    assert lines[0] == "h3_cell,status,area_km2,rule_a,rule_b" and len(lines) == 107
-    # the diff map and cells: the 106 Crimea cells, all gaining service
+    assert lines[0] == "h3_cell,status,area_km2,rule_a,rule_b" and len(lines) == n_gain + 1
+    # the diff map and cells: the Crimea cells, all gaining service
     assert (out / "policy-diff.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     changes = json.loads((out / "policy-diff.geojson").read_text())["features"]
-    assert len(changes) == 106 and {f["properties"]["change"] for f in changes} == {"gain"}
+    assert len(changes) == n_gain and {f["properties"]["change"] for f in changes} == {"gain"}
     exported = tmp_path / "v2.json"
     _run(["policy", "export", "--format", "json", "--out", str(exported)])
     assert json.loads(exported.read_text())["rules"][-1]["name"] == "request-4"

@@ -69,10 +69,15 @@ def test_crimea_gain_area_matches_the_polygon_area():
     on = PolicyDoc.model_validate({"rules": [{"name": "c", "region": "Crimea", "action": "on"}]})
     d = diff_policies(compile_policy(off, res), compile_policy(on, res), "2024-01-01")
     s = d.summary()
-    # sum of res-5 cell areas vs the geodesic area of the Crimea polygon: cells straddle the
-    # coast, so they agree to a few per cent, not exactly
-    assert s["gain_km2"] == pytest.approx(builtin_region("Crimea").area_km2, rel=0.03)
-    assert s["gain_cells"] == d.cells.size
+    crimea = res("Crimea")
+    # every cell touching Crimea's land or its 12-nm sea changes
+    assert s["gain_cells"] == d.cells.size == crimea.cells.size
+    assert s["gain_km2"] > builtin_region("Crimea").area_km2
+    # the land those cells hold (cell area x land share) is the polygon's geodesic area,
+    # to the share's sampling step (1/49 of a cell)
+    land = sum(h3.cell_area(h3.int_to_str(int(c)), "km^2") * float(f)
+               for c, f in zip(crimea.cells, crimea.shares(), strict=True))
+    assert land == pytest.approx(builtin_region("Crimea").area_km2, rel=0.03)
 
 
 def test_rule_changes():

@@ -49,6 +49,7 @@ def _register() -> None:
         request,
         run,
     )
+    from . import sites as sites_cmd
 
     run.register(app)
     app.add_typer(constellation.app, name="constellation")
@@ -59,6 +60,7 @@ def _register() -> None:
     app.add_typer(request.app, name="request")
     network.register(app)
     hypatia.register(app)
+    app.add_typer(sites_cmd.app, name="sites")
 
 
 _register()

@@ -18,7 +18,7 @@ import typer
 from ..errors import InputError, PolicyError, SiteError
 from ..policy import _regions
 from ..policy.diff import diff_policies, rule_changes
-from ..policy.io import PolicyFile, dump_policy, load_default_policy, load_policy_file
+from ..policy.io import PolicyFile, dump_policy, load_policy_file
 from ..policy.rules import CompiledPolicy, PolicyDoc, compile_policy, format_utc, to_utc_datetime
 from ..policy.store import PolicyStore
 
@@ -78,10 +78,28 @@ def _rules_table(doc: PolicyDoc, title: str) -> Any:
         window = ("" if not m.timed else
                   f"[{format_utc(m.start) if m.start else '-inf'}, "
                   f"{format_utc(m.end) if m.end else '+inf'})")
-        table.add_row("m", m.name, m.region, f"off > {m.max_speed_kmh:g} km/h", "", window,
-                      m.reason)
+        exempt = ", registered exempt" if m.exempt_registered else ""
+        table.add_row("m", m.name, m.region, f"off > {m.max_speed_kmh:g} km/h{exempt}", "",
+                      window, m.reason)
+    for tr in doc.terminal_rules:
+        window = ("" if not tr.timed else
+                  f"[{format_utc(tr.start) if tr.start else '-inf'}, "
+                  f"{format_utc(tr.end) if tr.end else '+inf'})")
+        table.add_row("t", tr.name, tr.region, f"off unless {tr.require}", "", window,
+                      tr.reason)
+    for terr in doc.territories:
+        hist = "; ".join(f"{h.status} from {format_utc(h.since)[:10] if h.since else 'start'}"
+                         for h in terr.history)
+        table.add_row("s", terr.name or terr.region, terr.region, hist, "0", "",
+                      terr.history[-1].source)
+    if doc.international_waters is not None:
+        table.add_row("", "international-waters", "beyond 12-nm seas", doc.international_waters,
+                      "", "", doc.international_waters_reason)
     table.add_row("", "default", "rest of the world", doc.default_action, "", "",
                   doc.default_reason)
+    if doc.territories:
+        table.caption = (f"shared cells: {doc.shared_cells}; unknown status treated as "
+                         f"{doc.unknown_action}")
     return table
 
 
@@ -91,16 +109,19 @@ def show(
                                                 "the latest.")] = None,
     name: NameOpt = "default",
     db: DbOpt = None,
-    policy: Annotated[Path | None, typer.Option(
-        "--policy", help="Show a policy file instead of a stored version.")] = None,
+    policy: Annotated[str | None, typer.Option(
+        "--policy", help="Show a policy file or a built-in policy (world, default) instead of "
+        "a stored version.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, toml or json.")] = "table",
 ) -> None:
     """Show a stored policy version (the latest by default) or a policy file."""
     if fmt not in ("table", "toml", "json"):
         raise InputError(f"unknown format {fmt!r}; use table, toml or json", "--format")
     if policy is not None:
-        doc: PolicyDoc = load_policy_file(policy).policy()
-        title = f"{doc.name} (file {policy})"
+        from ..policy.builtin import load_builtin_or_file
+
+        doc: PolicyDoc = load_builtin_or_file(policy).policy()
+        title = f"{doc.name} ({policy})"
     else:
         with open_store(db) as store:
             v = store.get_version(version, name)
@@ -127,7 +148,8 @@ def versions(name: Annotated[str | None, typer.Option("--name", help="Only this 
 
 @app.command("apply")
 def apply(
-    file: Annotated[Path, typer.Argument(help="Policy file (.toml or .json).")],
+    file: Annotated[str, typer.Argument(help="Policy file (.toml or .json) or a built-in "
+                                        "policy name (world, default).")],
     by: Annotated[str | None, typer.Option("--by", help="Who applies it (default $USER).")] = None,
     comment: Annotated[str, typer.Option("--comment", help="Why this version.")] = "",
     db: DbOpt = None,
@@ -137,11 +159,12 @@ def apply(
         "store has users; see skyfence request --help).")] = None,
 ) -> None:
     """Store a policy file as a new version (and record the request history it carries)."""
+    from ..policy.builtin import load_builtin_or_file
     from ..service.users import identify_cli
 
     who = identify_cli(db_path(db), token=token, by=_who(by) if by else None, need="admin",
                        action=f"policy apply {file}").name
-    pf = load_policy_file(file)
+    pf = load_builtin_or_file(file)
     with open_store(db, create=True, edition=edition) as store:
         v, created, imported = store.apply_file(pf, by=who, comment=comment,
                                                 source=str(file))
@@ -164,6 +187,10 @@ def _load_side(ref: str, store: PolicyStore | None, name: str) -> tuple[PolicyDo
                              "A/B")
         v = store.get_version(int(m.group(1)), name)
         return v.doc(), v.label()
+    if not p.exists() and not p.suffix and "/" not in ref:
+        from ..policy.builtin import load_builtin_or_file
+
+        return load_builtin_or_file(ref).policy(), f"built-in {ref}"
     return load_policy_file(p).policy(), str(p)
 
 
@@ -309,49 +336,77 @@ def check(
     at: Annotated[str | None, typer.Option("--at", help="UTC time (ISO 8601); default now.")]
     = None,
     fmt: Annotated[str, typer.Option("--format", help="json or table.")] = "table",
-    policy: Annotated[Path | None, typer.Option("--policy", help="A policy file.")] = None,
+    policy: Annotated[str | None, typer.Option(
+        "--policy", help="A built-in policy name (world, default) or a policy file; "
+        "default: the built-in world policy.")] = None,
     db: Annotated[Path | None, typer.Option(
         "--db", help="Use the latest (or --version) stored policy of this store.")] = None,
     version: Annotated[int | None, typer.Option("--version", help="Stored version (with "
                                                 "--db).")] = None,
     name: NameOpt = "default",
     edition: EditionOpt = "deu",
+    registered: Annotated[list[str] | None, typer.Option(
+        "--registered", help="Point name (or terminal id) of a registered (whitelisted) "
+        "terminal; repeat for more. Others count as not registered.")] = None,
+    terminal_id: Annotated[list[str] | None, typer.Option(
+        "--terminal-id", help="NAME=ID: the terminal id of a point; repeat for more.")] = None,
 ) -> None:
-    """Is a terminal at each point served? Prints name, cell, served, rule, reason (and code).
+    """Is a terminal at each point served? Prints name, cell, served, rule, code, the
+    territories the cell touches (with land shares) and the reason.
 
-    Without --policy or --db the built-in default policy decides.
+    Without --policy or --db the built-in world policy decides.
     """
     if fmt not in ("json", "table"):
         raise InputError(f"unknown format {fmt!r}; use json or table", "--format")
     if policy is not None and db is not None:
         raise PolicyError("give --policy or --db, not both", "--policy")
     points = [parse_point(p) for p in point]
+    ids: dict[str, str] = {}
+    for item in terminal_id or []:
+        nm, sep, tid = item.partition("=")
+        if not sep or not nm.strip() or not tid.strip():
+            raise SiteError(f"cannot read {item!r}; use NAME=ID", "--terminal-id")
+        if nm.strip() not in {p[0] for p in points}:
+            raise SiteError(f"--terminal-id names {nm.strip()!r}, which is not a --point",
+                            "--terminal-id")
+        ids[nm.strip()] = tid.strip()
+    reg = {r.strip() for r in (registered or [])}
+    known = {p[0] for p in points} | set(ids.values())
+    unknown = sorted(reg - known)
+    if unknown:
+        raise SiteError(f"--registered names {', '.join(map(repr, unknown))}, not a point name "
+                        "or terminal id", "--registered")
     source: str
-    if policy is not None:
-        doc: PolicyDoc = load_policy_file(policy).policy()
-        source = str(policy)
-    elif db is not None:
+    if db is not None:
         with open_store(db, edition=edition) as store:
             v = store.get_version(version, name)
         doc, source = v.doc(), v.label()
     else:
-        pf: PolicyFile = load_default_policy()
-        doc, source = pf.policy(), "built-in default policy"
-    compiled: CompiledPolicy = compile_policy(doc, _regions.catalogue_resolver(edition),
-                                              source=source)
+        from ..policy.builtin import DEFAULT_POLICY_NAME, load_builtin_or_file
+
+        pf: PolicyFile = load_builtin_or_file(policy)
+        doc = pf.policy()
+        source = f"built-in {policy or DEFAULT_POLICY_NAME} policy" if policy is None or (
+            not Path(policy).is_file()) else str(policy)
+    from ..policy.builtin import compiled_policy
+
+    compiled: CompiledPolicy = compiled_policy(doc, edition, source=source)
     t = to_utc_datetime(at if at is not None else _now(), "--at")
     decisions = compiled.check_points(
         [p[0] for p in points], [p[1] for p in points], [p[2] for p in points], format_utc(t),
-        speed_kmh=[p[3] for p in points])
+        speed_kmh=[p[3] for p in points],
+        terminal_ids=[ids.get(p[0]) for p in points],
+        registered=[(p[0] in reg or ids.get(p[0]) in reg) for p in points])
     if fmt == "json":
         typer.echo(json.dumps([d.as_dict() for d in decisions], indent=2, ensure_ascii=False))
         return
     from rich.table import Table
 
     table = Table(title=f"{source} at {format_utc(t)}")
-    for col in ("name", "cell", "served", "rule", "code", "reason"):
+    for col in ("name", "cell", "served", "rule", "code", "territories", "reason"):
         table.add_column(col, overflow="fold")
     for d in decisions:
+        terr = ", ".join(f"{n} {s:.0%}" if s > 0 else f"{n} (sea)" for n, s in d.territories)
         table.add_row(d.name, d.cell, "yes" if d.served else "no", d.rule, d.code or "",
-                      d.reason)
+                      terr or "international waters", d.reason)
     _console().print(table)

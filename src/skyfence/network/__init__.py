@@ -8,6 +8,13 @@ and `WhatIfDiff`. See the module docstrings of `sites`, `topology`, `routing`, `
 
 from __future__ import annotations
 
+from .latency import (
+    DEFAULT_LATENCY_MODEL,
+    LatencyModel,
+    SiteFloors,
+    fit_latency_model,
+    site_floors,
+)
 from .metrics import NetworkMetrics, histogram_percentiles
 from .routing import (
     STATUS_NO_ROUTE,
@@ -25,6 +32,7 @@ from .sites import (
     Gateway,
     Outage,
     Pop,
+    SiteRecord,
     Sites,
     availability,
     default_sites,
@@ -33,6 +41,8 @@ from .sites import (
     load_pops,
     load_sites,
     parse_outage,
+    site_records,
+    world_sites,
 )
 from .slots import (
     SLOT_SECONDS,
@@ -65,6 +75,7 @@ from .topology import (
 from .whatif import WhatIfDiff, draw_what_if_map
 
 __all__ = [
+    "DEFAULT_LATENCY_MODEL",
     "SLOT_SECONDS",
     "STATUS_NO_ROUTE",
     "STATUS_NO_SATELLITE",
@@ -77,6 +88,7 @@ __all__ = [
     "GroundUsers",
     "HighestElevation",
     "LaserTopology",
+    "LatencyModel",
     "MinimumDelay",
     "MinimumRtt",
     "NearestNeighbourLasers",
@@ -88,7 +100,9 @@ __all__ = [
     "Router",
     "RoutingStrategy",
     "ServingSelector",
+    "SiteFloors",
     "SitePaths",
+    "SiteRecord",
     "Sites",
     "Snapshot",
     "StaticLasers",
@@ -101,6 +115,7 @@ __all__ = [
     "default_sites",
     "draw_what_if_map",
     "feeder_links",
+    "fit_latency_model",
     "great_circle_km",
     "histogram_percentiles",
     "iter_network",
@@ -113,5 +128,8 @@ __all__ = [
     "orbital_angles",
     "parse_outage",
     "recover_planes",
+    "site_floors",
+    "site_records",
     "visible_pairs",
+    "world_sites",
 ]

@@ -39,12 +39,14 @@ from ..errors import InputError, SiteError
 from ..timeutil import parse_time
 
 __all__ = [
+    "DEFAULT_BACKHAUL_KM",
     "DEFAULT_GATEWAY_GSO_EXCLUSION_DEG",
     "DEFAULT_GATEWAY_MIN_ELEVATION_DEG",
     "MEAN_EARTH_RADIUS_KM",
     "Gateway",
     "Outage",
     "Pop",
+    "SiteRecord",
     "Sites",
     "availability",
     "default_sites",
@@ -53,6 +55,8 @@ __all__ = [
     "load_pops",
     "load_sites",
     "parse_outage",
+    "site_records",
+    "world_sites",
 ]
 
 #: Minimum elevation of gateway links, deg (FCC order of April 2021; ../shared/facts.md).
@@ -307,7 +311,8 @@ class Sites:
     def home_pop(
         self, country: Sequence[str] | str, lat_deg: ArrayLike, lon_deg: ArrayLike
     ) -> np.ndarray:
-        """Home PoP index of each user: its country's PoP, else the nearest PoP.
+        """Home PoP index of each user: its country's PoP, else the nearest PoP in its country,
+        else the nearest PoP (great-circle distance).
 
         Parameters
         ----------
@@ -327,10 +332,22 @@ class Sites:
             raise SiteError(f"{len(codes)} country codes for {lat.size} users", "home_pop")
         plat = np.array([p.lat_deg for p in self.pops])
         plon = np.array([p.lon_deg for p in self.pops])
-        nearest = np.argmin(great_circle_km(lat[:, None], lon[:, None], plat, plon), axis=1)
+        dist = great_circle_km(lat[:, None], lon[:, None], plat, plon)
+        nearest = np.argmin(dist, axis=1)
         homed = {c: j for j, p in enumerate(self.pops) for c in p.home_countries}
-        return np.array([homed.get(str(c).upper(), int(n)) for c, n in zip(
-            codes, nearest, strict=True)], dtype=np.int64)
+        pop_country = np.array([p.country for p in self.pops])
+        out = np.empty(lat.size, dtype=np.int64)
+        for i, (c, n) in enumerate(zip(codes, nearest, strict=True)):
+            code = str(c).upper()
+            if code in homed:
+                out[i] = homed[code]
+            elif code and np.any(pop_country == code):
+                # a country with PoPs of its own but homed at none (the US, Canada, Brazil...):
+                # its users exit at the nearest PoP inside the country
+                out[i] = int(np.argmin(np.where(pop_country == code, dist[i], np.inf)))
+            else:
+                out[i] = int(n)
+        return out
 
     def with_gateways(self, gateways: Iterable[Gateway]) -> Sites:
         """A copy with other gateways (PoP references are validated again)."""
@@ -382,6 +399,112 @@ def default_sites() -> Sites:
     (9, 'Warsaw')
     """
     return Sites(_DEFAULT_GATEWAYS, _DEFAULT_POPS, source="default sites")
+
+
+# --- the real ground segment (package data) -------------------------------------------------
+
+#: Gateways are backhauled by fibre to every PoP within this great-circle distance, km.
+#: ASSUMPTION (no public source gives gateway -> PoP backhaul): 1,500 km covers the observed
+#: pairs (Kaunas and Wola Krobowska -> Warsaw, Aerzen -> Frankfurt, Muallim -> Sofia) without
+#: crossing oceans. A gateway with no PoP that near goes to its nearest PoP; a PoP with no
+#: gateway that near (Mumbai, Guam) gets its nearest gateway.
+DEFAULT_BACKHAUL_KM = 1500.0
+
+
+@dataclass(frozen=True)
+class SiteRecord:
+    """One row of the package's ground-segment data, with its source.
+
+    ``kind`` is ``"gateway"`` or ``"pop"``; ``code`` the PoP's DNS code (``wrswpol1``);
+    ``countries`` the ISO alpha-2 codes whose users exit at the PoP (geoIP feed);
+    ``antennas`` the antennas reported built (None = not stated); ``as_of`` the source date.
+    """
+
+    kind: str
+    name: str
+    lat_deg: float
+    lon_deg: float
+    country: str
+    status: str
+    as_of: str
+    source: str
+    code: str = ""
+    antennas: int | None = None
+    countries: tuple[str, ...] = ()
+    countries_source: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (``countries`` as a list)."""
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["countries"] = list(self.countries)
+        return d
+
+
+def _data_file(name: str) -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("skyfence") / "data" / "ground" / name))
+
+
+def site_records() -> list[SiteRecord]:
+    """Every gateway and PoP of the package data (``data/ground/*.csv``), with sources.
+
+    Gateways: community map "Unofficial Starlink Global Gateways & PoPs" (snapshot of
+    2026-03-02) plus ../shared/facts.md; PoPs: Starlink DNS PoP codes with PeeringDB
+    facilities (clarkzjw/starlink-geoip-data ``map/pop.json``) and, per PoP, the countries
+    Starlink's geoIP feed assigns to it (December 2025).
+    """
+    out: list[SiteRecord] = []
+    for kind, name in (("gateway", "gateways.csv"), ("pop", "pops.csv")):
+        path = _data_file(name)
+        with path.open(encoding="utf-8") as fh:
+            for i, row in enumerate(csv.DictReader(fh), start=2):
+                where = f"{path}:{i}"
+                ant = (row.get("antennas") or "").strip()
+                out.append(SiteRecord(
+                    kind=kind, name=row["name"].strip(), lat_deg=_number(row, "lat", where),
+                    lon_deg=_number(row, "lon", where), country=row["country"].strip(),
+                    status=(row.get("status") or "").strip(), as_of=row["as_of"].strip(),
+                    source=row["source"].strip(), code=(row.get("code") or "").strip(),
+                    antennas=int(ant) if ant else None,
+                    countries=_names(row.get("countries")),
+                    countries_source=(row.get("countries_source") or "").strip()))
+    return out
+
+
+def world_sites(backhaul_km: float = DEFAULT_BACKHAUL_KM) -> Sites:
+    """The real ground segment: 158 gateway sites and 49 PoPs from the package data.
+
+    Gateway -> PoP fibre associations follow `DEFAULT_BACKHAUL_KM` (an assumption, see
+    there); home countries come from Starlink's geoIP feed (`site_records`). Countries the
+    feed does not list exit at the nearest PoP in the country, else the nearest PoP
+    (`Sites.home_pop`). Gateways use the default masks (25 deg, 18 deg from GSO) and, where
+    the source states a built count, that many antennas.
+    """
+    if not (math.isfinite(backhaul_km) and backhaul_km > 0):
+        raise SiteError(f"backhaul_km must be > 0, got {backhaul_km!r}", "backhaul_km")
+    recs = site_records()
+    gws = [r for r in recs if r.kind == "gateway"]
+    pops = [r for r in recs if r.kind == "pop"]
+    glat = np.array([g.lat_deg for g in gws])
+    glon = np.array([g.lon_deg for g in gws])
+    plat = np.array([p.lat_deg for p in pops])
+    plon = np.array([p.lon_deg for p in pops])
+    d = great_circle_km(glat[:, None], glon[:, None], plat[None, :], plon[None, :])
+    attach = d <= backhaul_km
+    attach[np.arange(len(gws)), np.argmin(d, axis=1)] = True
+    lonely = ~attach.any(axis=0)
+    attach[np.argmin(d[:, lonely], axis=0), np.flatnonzero(lonely)] = True
+    gateways = tuple(Gateway(g.name, g.lat_deg, g.lon_deg, g.country, n_antennas=g.antennas)
+                     for g in gws)
+    pop_objs = []
+    for j, p in enumerate(pops):
+        # nearest first, so listings read naturally
+        members = np.flatnonzero(attach[:, j])
+        members = members[np.argsort(d[members, j])]
+        pop_objs.append(Pop(p.name, p.lat_deg, p.lon_deg, p.country,
+                            tuple(gws[k].name for k in members), p.countries))
+    return Sites(gateways, tuple(pop_objs), source="skyfence world ground segment")
 
 
 # --- files ----------------------------------------------------------------------------------

@@ -8,16 +8,35 @@
   audit log (`PolicyStore.verify`).
 - `skyfence.policy.diff`: what-if comparison of two policies (cells gaining / losing service).
 
+- `skyfence.policy.builtin`: built-in policies by name (``world``, the default, and the older
+  ``default``), `load_builtin_or_file`, and `compiled_policy` (compiled policies cached).
+
 Typical use on coverage::
 
-    policy = compile_policy(load_default_policy().policy(), catalogue_resolver("deu"))
+    policy = compiled_policy(load_builtin_or_file("world").policy(), "deu")
     ev = policy.evaluate(cells, t_utc)            # cells: uint64 (n_cell,), t_utc: (n_time,)
     status = service_status(covered, ev.served)   # SERVED / BLOCKED / UNCOVERED, int8
 """
 
 from __future__ import annotations
 
-from ._regions import CatalogueResolver, catalogue_resolver, check_region_name
+from ._regions import (
+    TERRITORIAL_SEA_KM,
+    CatalogueResolver,
+    TerritoryCells,
+    TerritoryMembership,
+    catalogue_resolver,
+    check_region_name,
+    geometric_membership,
+)
+from .builtin import (
+    BUILTIN_POLICIES,
+    DEFAULT_POLICY_NAME,
+    builtin_policy_path,
+    compiled_builtin,
+    compiled_policy,
+    load_builtin_or_file,
+)
 from .diff import PolicyDiff, RuleChange, diff_policies, rule_changes
 from .io import (
     DecisionSpec,
@@ -36,8 +55,11 @@ from .rules import (
     CODE_BLOCKED_COUNTRY,
     CODE_CELL_IS_DISABLED,
     CODE_MOVING_TOO_FAST,
+    CODE_UNREGISTERED,
     DEFAULT_RULE,
+    INTERNATIONAL_WATERS_RULE,
     SERVED,
+    STATUS_CODES,
     UNCOVERED,
     CompiledPolicy,
     MappingResolver,
@@ -49,6 +71,10 @@ from .rules import (
     RegionSpec,
     ResolvedRegion,
     RuleSpec,
+    StatusSpec,
+    TerminalEvaluation,
+    TerminalRuleSpec,
+    TerritorySpec,
     compile_policy,
     service_status,
     to_service_cells,
@@ -57,12 +83,18 @@ from .store import AuditFinding, AuditReport, Decision, PolicyStore, PolicyVersi
 
 __all__ = [
     "BLOCKED",
+    "BUILTIN_POLICIES",
     "CODE_BLOCKED_AREA",
     "CODE_BLOCKED_COUNTRY",
     "CODE_CELL_IS_DISABLED",
     "CODE_MOVING_TOO_FAST",
+    "CODE_UNREGISTERED",
+    "DEFAULT_POLICY_NAME",
     "DEFAULT_RULE",
+    "INTERNATIONAL_WATERS_RULE",
     "SERVED",
+    "STATUS_CODES",
+    "TERRITORIAL_SEA_KM",
     "UNCOVERED",
     "AuditFinding",
     "AuditReport",
@@ -86,13 +118,24 @@ __all__ = [
     "ResolvedRegion",
     "RuleChange",
     "RuleSpec",
+    "StatusSpec",
+    "TerminalEvaluation",
+    "TerminalRuleSpec",
+    "TerritoryCells",
+    "TerritoryMembership",
+    "TerritorySpec",
+    "builtin_policy_path",
     "canonical_json",
     "catalogue_resolver",
     "check_region_name",
     "compile_policy",
+    "compiled_builtin",
+    "compiled_policy",
     "default_policy_path",
     "diff_policies",
     "dump_policy",
+    "geometric_membership",
+    "load_builtin_or_file",
     "load_default_policy",
     "load_policy_file",
     "loads_policy",

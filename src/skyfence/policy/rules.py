@@ -3,51 +3,73 @@
 A policy is a default action for the rest of the world plus ordered rules. A rule targets a
 region (by name: a region defined in the policy itself, else the region catalogue) or an
 explicit list of H3 cells; it turns service ``on`` or ``off``, optionally only inside a UTC
-time window ``[start, end)``, and carries a ``reason`` and a ``reference``. A moving-terminal
-rule turns service off for terminals faster than ``max_speed_kmh`` inside a region (the
-measure reported for Ukraine from 2026-01-31; see ``data/default_policy.toml``).
+time window ``[start, end)``, and carries a ``reason`` and a ``reference``. A
+``[[territories]]`` entry gives a territory of the catalogue a dated status history (``on``,
+``off``, ``not_launched``, ``licence_pending``, ``unknown``), each entry with its source; it
+compiles to one territory rule per entry. Moving-terminal rules (``max_speed_kmh``, optionally
+``exempt_registered``) and terminal rules (``require = "registered"``) act on terminals.
 
+Cells are decided by the land they hold
+---------------------------------------
 Service is decided per H3 resolution-5 cell, as the real system does (``facts.md``: the public
 availability polygons are unions of res-5 cells and the terminal reports its ``H3CellId``);
-a terminal is mapped to the res-5 cell holding its location. A region's cells are the res-5
-cells whose centre lies inside it.
+a terminal is mapped to the res-5 cell holding its location. A region covers **every cell that
+touches its land** (not only cells whose centre is inside) and, for a region with a coast,
+every cell touching its **12-nautical-mile territorial sea** (22.224 km; UNCLOS art. 3). A
+cell touched by several territories is *shared*; the policy's ``shared_cells`` says what it
+gets: ``"restrictive"`` (default; as Starlink blocks cells straddling Ukraine's borders with
+Russia and Belarus): if any touched territory's deciding rule turns service off, the cell is
+off; ``"majority"``: the territory holding the largest share of the cell's land decides (a
+tie, or a cell touching territories only through their territorial seas, falls back to the
+restrictive choice). A cell touching no territory at all is in **international waters**: the
+policy's ``international_waters`` action decides it when set (else the default action).
 
 Precedence
 ----------
-For a cell at a time, among the rules whose target holds the cell and whose window holds the
+For a cell at a time, among the rules whose target touches the cell and whose window holds the
 time, the deciding rule is the first by:
 
 ==== ======================== =====================================================
 step compare                  winner
 ==== ======================== =====================================================
-1    ``priority`` (int)       the higher (default 0)
-2    specificity              the smaller target: area in km^2 of the rule's res-5
-                              cells (``h3.cell_area``), i.e. in practice fewer cells
-3    target type              a cell list (a rule's ``cells`` or a policy region of
-                              kind ``cells``) beats any other region of equal area
+1    ``priority`` (int)       the higher (default 0; territory statuses are 0)
+2    target type              a cell list, then an area (a sub-national, disputed or
+                              custom region), then a territory of the catalogue
+3    among cell lists / areas the smaller target (km^2 of its res-5 cells)
+     among territories        the shared-cell rule above (``shared_cells``), each
+                              territory first choosing its own rule by steps 4-6
 4    time window              a time-windowed rule beats an untimed one
-5    file order               still tied and same action: the earlier rule
+5    origin                   an explicit ``[[rules]]`` entry beats a territory's
+                              status history
+6    file order               still tied and same action: the earlier rule
+7    no rule                  international waters (if set), else ``default_action``
 ==== ======================== =====================================================
 
-Two rules tied through step 4 with opposite actions that share a cell while their windows
-overlap are a conflict: `compile_policy` raises `PolicyError` naming both rules. No rule
-applies: the policy's ``default_action``.
+Two explicit rules tied through step 5 (for territories: on the same territory) with opposite
+actions that share a cell while their windows overlap are a conflict: `compile_policy` raises
+`PolicyError` naming both rules. A status of ``unknown`` (no source found) takes the policy's
+``unknown_action`` (default ``"off"``: no evidence of a market).
 
-Moving-terminal rules apply after the cell decision and only to terminals (cells do not move):
-a terminal whose cell is served and which reports a speed above a moving rule's
-``max_speed_kmh`` inside that rule's region and window is not served.
+Terminals (`CompiledPolicy.evaluate_terminals`, vectorized over (n_time, n_point)) are decided
+by their cell first; then a terminal whose cell is served is switched off by a moving rule
+(speed above ``max_speed_kmh`` in its region and window, unless ``exempt_registered`` and the
+terminal is registered) and then by a terminal rule (not registered at the time).
 
-Dish-style codes (the real terminal's disablement codes, ``facts.md``) for a terminal not served:
+Dish-style codes (the real terminal's disablement codes, ``facts.md``) for a terminal not served
+(`STATUS_CODES`; index 0 = served):
 
-============================== ==================================================
-code                           when
-============================== ==================================================
-``CELL_IS_DISABLED``           an ``off`` rule whose target is a cell list
-``BLOCKED_COUNTRY``            an ``off`` rule on a country region, or default ``off``
-``BLOCKED_AREA``               an ``off`` rule on any other region (custom, disputed)
-``MOVING_TOO_FAST_FOR_POLICY`` a moving-terminal rule
-============================== ==================================================
+=================================== ==================================================
+code                                when
+=================================== ==================================================
+``CELL_IS_DISABLED`` (1)            an ``off`` rule whose target is a cell list
+``BLOCKED_COUNTRY`` (2)             a territory rule or status off, or default ``off``
+``BLOCKED_AREA`` (3)                an ``off`` rule on any other region, or international
+                                    waters ``off``
+``MOVING_TOO_FAST_FOR_POLICY`` (4)  a moving-terminal rule
+``UNREGISTERED`` (5)                a terminal rule: the terminal is not registered
+=================================== ==================================================
 """
+
 
 from __future__ import annotations
 
@@ -76,13 +98,17 @@ __all__ = [
     "CODE_BLOCKED_COUNTRY",
     "CODE_CELL_IS_DISABLED",
     "CODE_MOVING_TOO_FAST",
+    "CODE_UNREGISTERED",
     "DEFAULT_RULE",
+    "INTERNATIONAL_WATERS_RULE",
     "RESOLUTION",
     "SERVED",
+    "STATUS_CODES",
     "UNCOVERED",
     "CompiledMovingRule",
     "CompiledPolicy",
     "CompiledRule",
+    "CompiledTerminalRule",
     "MappingResolver",
     "MovingRuleSpec",
     "PointDecision",
@@ -92,6 +118,10 @@ __all__ = [
     "RegionSpec",
     "ResolvedRegion",
     "RuleSpec",
+    "StatusSpec",
+    "TerminalEvaluation",
+    "TerminalRuleSpec",
+    "TerritorySpec",
     "cells_from_hex",
     "cells_to_hex",
     "compile_policy",
@@ -111,6 +141,15 @@ CODE_CELL_IS_DISABLED = "CELL_IS_DISABLED"
 CODE_BLOCKED_COUNTRY = "BLOCKED_COUNTRY"
 CODE_BLOCKED_AREA = "BLOCKED_AREA"
 CODE_MOVING_TOO_FAST = "MOVING_TOO_FAST_FOR_POLICY"
+CODE_UNREGISTERED = "UNREGISTERED"
+
+STATUS_CODES: tuple[str, ...] = ("", CODE_CELL_IS_DISABLED, CODE_BLOCKED_COUNTRY,
+                                 CODE_BLOCKED_AREA, CODE_MOVING_TOO_FAST, CODE_UNREGISTERED)
+"""Dish-side status codes by integer value (0 = served), as `TerminalEvaluation.code` holds."""
+_CODE_INDEX = {c: i for i, c in enumerate(STATUS_CODES)}
+
+INTERNATIONAL_WATERS_RULE = "international-waters"
+"""Name of the rule deciding cells beyond every territory's territorial sea."""
 
 UNCOVERED = np.int8(0)
 """`service_status` value: no satellite in view."""
@@ -365,29 +404,120 @@ class RuleSpec(_Windowed):
 
 
 class MovingRuleSpec(_Windowed):
-    """Service off for terminals reporting a speed above ``max_speed_kmh`` inside ``region``."""
+    """Service off for terminals reporting a speed above ``max_speed_kmh`` inside ``region``.
+
+    ``exempt_registered``: terminals registered (whitelisted) at the time keep service
+    (Ukraine, 2026: registered terminals are exempt from the speed limit).
+    """
 
     name: str = Field(min_length=1)
     region: str = Field(min_length=1)
     max_speed_kmh: float = Field(gt=0, allow_inf_nan=False)
+    exempt_registered: bool = False
     reason: str = ""
     reference: str = ""
 
 
+class TerminalRuleSpec(_Windowed):
+    """A rule on terminal attributes inside ``region``: ``require = "registered"`` turns
+    service off for terminals not registered at the time (dish code ``UNREGISTERED``)."""
+
+    name: str = Field(min_length=1)
+    region: str = Field(min_length=1)
+    require: Literal["registered"] = "registered"
+    reason: str = ""
+    reference: str = ""
+
+
+Status = Literal["on", "off", "not_launched", "licence_pending", "unknown"]
+"""A territory's service status: ``on`` (service offered), ``off`` (blocked or withdrawn),
+``not_launched`` (not a market), ``licence_pending`` (licence applied for or granted, service
+not launched), ``unknown`` (no source found; treated as the policy's ``unknown_action``)."""
+
+
+class StatusSpec(_Strict):
+    """One dated status of a territory: from ``since`` (UTC, inclusive; None = from the
+    beginning) until the next entry. ``source`` is required (a URL or a citation)."""
+
+    since: datetime | None = None
+    status: Status
+    source: str = Field(min_length=1)
+    note: str = ""
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _utc(cls, v: Any) -> datetime | None:
+        if v is None:
+            return None
+        try:
+            return to_utc_datetime(v, "since")
+        except PolicyError as exc:
+            raise ValueError(exc.message) from None
+
+    @field_serializer("since")
+    def _iso(self, v: datetime | None) -> str | None:
+        return None if v is None else format_utc(v)
+
+
+class TerritorySpec(_Strict):
+    """A territory of the boundary catalogue with its dated status history.
+
+    ``region`` is the catalogue name or code (ADM0_A3 such as ``UKR``); ``editions`` limits
+    the entry to boundary editions that have the feature (``["default"]`` for Somaliland).
+    ``history`` is in time order; the first entry may omit ``since``.
+    """
+
+    region: str = Field(min_length=1)
+    name: str = ""
+    iso_a2: str = ""
+    editions: list[str] | None = None
+    history: list[StatusSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TerritorySpec:
+        prev: datetime | None = None
+        for i, h in enumerate(self.history):
+            if h.since is None and i > 0:
+                raise ValueError(f"history[{i}].since is required (only the first entry may "
+                                 "omit it)")
+            if h.since is not None and prev is not None and h.since <= prev:
+                raise ValueError(f"history[{i}].since {format_utc(h.since)} must be after "
+                                 f"history[{i - 1}].since {format_utc(prev)}")
+            prev = h.since if h.since is not None else prev
+        return self
+
+    def status_at(self, t: Any) -> StatusSpec:
+        """The status entry in force at ``t`` (the first entry before its own ``since``)."""
+        when = to_utc_datetime(t)
+        current = self.history[0]
+        for h in self.history:
+            if h.since is None or h.since <= when:
+                current = h
+        return current
+
+
 class PolicyDoc(_Strict):
-    """A whole policy: default action, region definitions, ordered rules, moving rules."""
+    """A whole policy: default action, region definitions, ordered rules, territory statuses,
+    moving and terminal rules, and how shared cells and international waters are decided."""
 
     name: str = Field("default", min_length=1)
     description: str = ""
     default_action: Literal["on", "off"] = "on"
     default_reason: str = ""
+    shared_cells: Literal["restrictive", "majority"] = "restrictive"
+    international_waters: Literal["on", "off"] | None = None
+    international_waters_reason: str = ""
+    unknown_action: Literal["on", "off"] = "off"
     regions: list[RegionSpec] = Field(default_factory=list)
     rules: list[RuleSpec] = Field(default_factory=list)
+    territories: list[TerritorySpec] = Field(default_factory=list)
     moving_rules: list[MovingRuleSpec] = Field(default_factory=list)
+    terminal_rules: list[TerminalRuleSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_names(self) -> PolicyDoc:
         for label, items in (("rules", self.rules), ("moving_rules", self.moving_rules),
+                             ("terminal_rules", self.terminal_rules),
                              ("regions", self.regions)):
             seen: dict[str, int] = {}
             for i, item in enumerate(items):
@@ -397,12 +527,22 @@ class PolicyDoc(_Strict):
                         " names must be unique"
                     )
                 seen[item.name] = i
-        rule_names = {r.name for r in self.rules}
-        for i, m in enumerate(self.moving_rules):
-            if m.name in rule_names or m.name == DEFAULT_RULE:
-                raise ValueError(f"moving_rules[{i}].name {m.name!r} is already a rule name")
-        if DEFAULT_RULE in rule_names:
-            raise ValueError(f"rule name {DEFAULT_RULE!r} is reserved for the default action")
+        rule_names = {r.name for r in self.rules} | {DEFAULT_RULE, INTERNATIONAL_WATERS_RULE}
+        for label, items in (("moving_rules", self.moving_rules),
+                             ("terminal_rules", self.terminal_rules)):
+            for i, m in enumerate(items):
+                if m.name in rule_names:
+                    raise ValueError(f"{label}[{i}].name {m.name!r} is already a rule name")
+        for reserved in (DEFAULT_RULE, INTERNATIONAL_WATERS_RULE):
+            if reserved in {r.name for r in self.rules}:
+                raise ValueError(f"rule name {reserved!r} is reserved")
+        seen_t: dict[str, int] = {}
+        for i, t in enumerate(self.territories):
+            key = t.region.casefold()
+            if key in seen_t:
+                raise ValueError(f"territories[{i}].region {t.region!r} repeats "
+                                 f"territories[{seen_t[key]}]")
+            seen_t[key] = i
         return self
 
     def content(self) -> dict[str, Any]:
@@ -416,43 +556,68 @@ class PolicyDoc(_Strict):
 
 @dataclass(frozen=True)
 class ResolvedRegion:
-    """A region as the policy needs it: its res-5 cells and its kind.
+    """A region as the policy needs it: the res-5 cells it touches, and its kind.
 
-    ``kind`` is ``"country"`` for a country of the catalogue, else ``"area"``. ``region`` is
-    the `skyfence.ground.Region` (geometry) when known, for region algebra and maps.
+    ``cells`` are the sorted res-5 cells that overlap the region's land or, for territories
+    with a coast, its 12-nautical-mile territorial sea. ``land_share`` (aligned with
+    ``cells``; None = 1 everywhere) is the fraction of each cell's area that is the region's
+    land (0 for a cell that only touches its territorial sea). ``kind`` is ``"country"`` for a
+    territory of the catalogue, ``"cells"`` for a cell list, else ``"area"``. ``region`` is
+    the `skyfence.ground.Region` (geometry) when known.
     """
 
     name: str
     cells: np.ndarray
     kind: str = "area"
     region: Any = field(default=None, repr=False)
+    land_share: np.ndarray | None = field(default=None, repr=False)
+
+    def shares(self) -> np.ndarray:
+        """``land_share`` as a float array aligned with ``cells`` (1 where not given)."""
+        if self.land_share is None:
+            return np.ones(self.cells.size, dtype=np.float32)
+        return np.asarray(self.land_share, dtype=np.float32)
 
 
 class RegionResolver(Protocol):
-    """Maps a region name to its res-5 cells; raises `RegionError` (with suggestions) if unknown."""
+    """Maps a region name to its res-5 cells; raises `RegionError` (with suggestions) if unknown.
+
+    A resolver may also provide ``territory_names() -> list[str]`` (every territory of its
+    catalogue; needed for an international-waters rule) and an ``edition`` attribute.
+    """
 
     def __call__(self, name: str) -> ResolvedRegion:  # pragma: no cover - protocol
         ...
 
 
 class MappingResolver:
-    """A `RegionResolver` over a fixed mapping ``name -> cells`` (or ``(cells, kind)``).
+    """A `RegionResolver` over a fixed mapping ``name -> cells``.
 
-    Unknown names raise `RegionError` listing close matches (``difflib``) and the known names.
-    Useful for tests and for coverage runs that already hold plain cell sets.
+    Values: ``cells``, ``(cells, kind)`` or ``(cells, kind, land_share)`` (a float per cell).
+    Unknown names raise `RegionError` listing close matches and the known names. Its
+    ``territory_names()`` are the regions of kind ``"country"``. Useful for tests and for runs
+    that already hold plain cell sets (e.g. a cell-membership table from `skyfence.ground`).
     """
 
-    def __init__(self, regions: Mapping[str, Any]) -> None:
+    def __init__(self, regions: Mapping[str, Any], edition: str | None = None) -> None:
+        self.edition = edition
         self._regions: dict[str, ResolvedRegion] = {}
         for name, value in regions.items():
-            cells, kind = (value if isinstance(value, tuple) else (value, "area"))
-            arr = np.unique(np.asarray(list(cells) if isinstance(cells, set) else cells,
-                                       dtype=np.uint64))
-            self._regions[name] = ResolvedRegion(name, arr, kind)
+            tup = value if isinstance(value, tuple) else (value, "area")
+            cells, kind = tup[0], tup[1]
+            share = tup[2] if len(tup) > 2 else None
+            raw = np.asarray(list(cells) if isinstance(cells, set) else cells, dtype=np.uint64)
+            arr, first = np.unique(raw, return_index=True)
+            shares = None if share is None else np.asarray(share, np.float32)[first]
+            self._regions[name] = ResolvedRegion(name, arr, kind, None, shares)
 
     def names(self) -> list[str]:
         """Known region names, sorted."""
         return sorted(self._regions)
+
+    def territory_names(self) -> list[str]:
+        """Names of the regions of kind ``"country"``."""
+        return sorted(k for k, v in self._regions.items() if v.kind == "country")
 
     def __call__(self, name: str) -> ResolvedRegion:
         if name in self._regions:
@@ -473,10 +638,17 @@ class MappingResolver:
 # ---------------------------------------------------------------------------------------------
 # compiled policy
 
+_KIND_RANK = {"cells": 2, "area": 1, "country": 0, "sea": -1}
+
 
 @dataclass(frozen=True)
 class CompiledRule:
-    """A rule with its target resolved to sorted unique res-5 cells (uint64)."""
+    """A rule with its target resolved to sorted unique res-5 cells (uint64).
+
+    ``target_kind`` is ``"cells"``, ``"area"``, ``"country"`` (a territory: decided with the
+    shared-cell rule) or ``"sea"`` (the international-waters rule). ``status`` is the
+    territory status a ``[[territories]]`` entry compiled from (``""`` for plain rules).
+    """
 
     index: int
     name: str
@@ -485,11 +657,12 @@ class CompiledRule:
     cells: np.ndarray
     area_km2: float
     target: str
-    target_kind: str  # "cells", "country" or "area"
+    target_kind: str
     start_ns: int | None
     end_ns: int | None
     reason: str
     reference: str
+    status: str = ""
 
     @property
     def timed(self) -> bool:
@@ -497,10 +670,14 @@ class CompiledRule:
         return self.start_ns is not None or self.end_ns is not None
 
     @property
-    def rank_key(self) -> tuple[int, float, int, int]:
-        """Precedence key, larger wins: (priority, -area, cell list, timed)."""
-        return (self.priority, -round(self.area_km2, _AREA_DECIMALS),
-                int(self.target_kind == "cells"), int(self.timed))
+    def rank_key(self) -> tuple[int, int, float, int, int]:
+        """Precedence key, larger wins: (priority, target type, -area, timed, explicit).
+
+        Territory rules compare areas as 0: between territories the shared-cell rule decides.
+        """
+        area = 0.0 if self.target_kind == "country" else round(self.area_km2, _AREA_DECIMALS)
+        return (self.priority, _KIND_RANK[self.target_kind], -area, int(self.timed),
+                int(not self.status))
 
     @property
     def code(self) -> str | None:
@@ -540,11 +717,44 @@ class CompiledMovingRule:
     end_ns: int | None
     reason: str
     reference: str
+    exempt_registered: bool = False
 
     def active_at(self, t_ns: int) -> bool:
         """Whether ``t_ns`` lies in the window ``[start, end)``."""
         return ((self.start_ns is None or t_ns >= self.start_ns)
                 and (self.end_ns is None or t_ns < self.end_ns))
+
+    def active_mask(self, t_ns: np.ndarray) -> np.ndarray:
+        """Vectorized `active_at`."""
+        m = np.ones(t_ns.shape, dtype=bool)
+        if self.start_ns is not None:
+            m &= t_ns >= self.start_ns
+        if self.end_ns is not None:
+            m &= t_ns < self.end_ns
+        return m
+
+
+@dataclass(frozen=True)
+class CompiledTerminalRule:
+    """A terminal-attribute rule (registered terminals only) with its region's cells."""
+
+    name: str
+    cells: np.ndarray
+    target: str
+    require: str
+    start_ns: int | None
+    end_ns: int | None
+    reason: str
+    reference: str
+
+    def active_mask(self, t_ns: np.ndarray) -> np.ndarray:
+        """Vectorized window test over int64 ns times."""
+        m = np.ones(t_ns.shape, dtype=bool)
+        if self.start_ns is not None:
+            m &= t_ns >= self.start_ns
+        if self.end_ns is not None:
+            m &= t_ns < self.end_ns
+        return m
 
 
 @dataclass(frozen=True)
@@ -552,7 +762,8 @@ class PointDecision:
     """The policy's answer for one terminal at one time.
 
     ``rule`` is the deciding rule's name (``"default"`` where no rule applies); ``code`` the
-    dish-style code when not served, else None.
+    dish-style code when not served, else None; ``territories`` the territories the cell
+    touches with their land share (0 = only the 12-nm territorial sea).
     """
 
     name: str
@@ -566,6 +777,9 @@ class PointDecision:
     code: str | None
     reference: str = ""
     speed_kmh: float | None = None
+    territories: tuple[tuple[str, float], ...] = ()
+    terminal_id: str | None = None
+    registered: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict; the first keys are ``name, cell, served, rule, reason``."""
@@ -573,6 +787,8 @@ class PointDecision:
             "name": self.name, "cell": self.cell, "served": self.served, "rule": self.rule,
             "reason": self.reason, "code": self.code, "at": self.t_utc,
             "lat_deg": self.lat_deg, "lon_deg": self.lon_deg, "speed_kmh": self.speed_kmh,
+            "terminal_id": self.terminal_id, "registered": self.registered,
+            "territories": [{"name": n, "land_share": round(s, 3)} for n, s in self.territories],
             "reference": self.reference,
         }
 
@@ -597,7 +813,7 @@ class PolicyEvaluation:
     served_by_segment : (n_seg, n_cell) bool
         Whether the policy allows service.
     rule_names : tuple of str
-        Rule names in file order.
+        Rule names (index = rule index).
     """
 
     cells: np.ndarray
@@ -627,11 +843,48 @@ class PolicyEvaluation:
 
 
 @dataclass(frozen=True)
+class TerminalEvaluation:
+    """The policy's answer for terminals over time, (n_time, n_point) arrays.
+
+    ``code`` holds `STATUS_CODES` indices (0 = served); ``rule`` indexes ``rule_labels``
+    (cell rules, then moving rules, then terminal rules, then ``"default"`` last, so -1 is
+    the default).
+    """
+
+    cells: np.ndarray
+    t_utc: np.ndarray
+    served: np.ndarray
+    code: np.ndarray
+    rule: np.ndarray
+    rule_labels: tuple[str, ...]
+
+    def code_names(self) -> np.ndarray:
+        """(n_time, n_point) object array of code names ("" = served)."""
+        return np.asarray(STATUS_CODES, dtype=object)[self.code]
+
+    def rule_names(self) -> np.ndarray:
+        """(n_time, n_point) object array of deciding rule names."""
+        return np.asarray(self.rule_labels, dtype=object)[self.rule]
+
+
+@dataclass(frozen=True)
+class _PairTable:
+    """(cell, territory, land share) pairs over the universe, sorted by cell position."""
+
+    cell_pos: np.ndarray  # (n_pair,) int64 positions in the universe, ascending
+    terr: np.ndarray  # (n_pair,) int32
+    share: np.ndarray  # (n_pair,) float32
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
 class CompiledPolicy:
     """A `PolicyDoc` with every target resolved to cells, checked for conflicts.
 
-    Build it with `compile_policy`. ``rules`` are in file order; ``rank_order`` lists rule
-    indices from strongest to weakest by the module's precedence.
+    Build it with `compile_policy`. ``rules`` are in index order: the file's ``[[rules]]``,
+    then one rule per territory status entry, then (if set) the international-waters rule.
+    Decisions are computed once per time segment over the ``universe`` of cells any rule
+    touches (cached), so evaluating more cells or one point later is a look-up.
     """
 
     doc: PolicyDoc
@@ -639,6 +892,14 @@ class CompiledPolicy:
     moving_rules: tuple[CompiledMovingRule, ...]
     rank_order: tuple[int, ...]
     regions: Mapping[str, ResolvedRegion] = field(default_factory=dict)
+    terminal_rules: tuple[CompiledTerminalRule, ...] = ()
+    universe: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64), repr=False)
+    rule_pos: tuple[np.ndarray, ...] = field(default=(), repr=False)
+    pairs: _PairTable | None = field(default=None, repr=False)
+    territory_rules: Mapping[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    in_territory: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), repr=False)
+    bounds_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    _cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
@@ -652,7 +913,7 @@ class CompiledPolicy:
 
     @property
     def rule_names(self) -> tuple[str, ...]:
-        """Rule names in file order (index = rule index in evaluations)."""
+        """Rule names in index order (index = rule index in evaluations)."""
         return tuple(r.name for r in self.rules)
 
     @property
@@ -670,6 +931,79 @@ class CompiledPolicy:
             return np.zeros(0, dtype=np.uint64)
         return np.unique(np.concatenate(parts))
 
+    # -- segments and decisions -------------------------------------------------------------
+
+    def segment_of(self, t_ns: np.ndarray) -> np.ndarray:
+        """Segment index of each time (int64 ns): rule windows are constant inside one."""
+        return np.searchsorted(self.bounds_ns, t_ns, side="right")
+
+    def _rep_time(self, seg: int) -> int:
+        return int(self.bounds_ns[seg - 1]) if seg > 0 else -(2**62)
+
+    def universe_decision(self, seg: int) -> np.ndarray:
+        """(n_universe,) int32 deciding rule per universe cell in segment ``seg`` (-1 default).
+
+        Computed once per segment and cached (the policy is immutable).
+        """
+        got = self._cache.get(seg)
+        if got is None:
+            got = _decide(self, self._rep_time(seg))
+            self._cache[seg] = got
+        return got
+
+    def lookup(self, cells: np.ndarray, seg: int) -> np.ndarray:
+        """Deciding rule index of arbitrary res-5 ``cells`` in segment ``seg`` (-1 default)."""
+        dec = self.universe_decision(seg)
+        cells = np.asarray(cells, dtype=np.uint64)
+        out = np.full(cells.shape, -1, dtype=np.int32)
+        if self.universe.size:
+            pos = np.searchsorted(self.universe, cells)
+            pos_c = np.minimum(pos, self.universe.size - 1)
+            hit = self.universe[pos_c] == cells
+            out[hit] = dec[pos_c[hit]]
+        sea = self._sea_rule
+        if sea is not None:
+            out = np.where((out < 0) & ~self._in_territory(cells), sea, out)
+        return out
+
+    @property
+    def _sea_rule(self) -> int | None:
+        if self.rules and self.rules[-1].target_kind == "sea":
+            return self.rules[-1].index
+        return None
+
+    def _in_territory(self, cells: np.ndarray) -> np.ndarray:
+        if not self.universe.size:
+            return np.zeros(cells.shape, dtype=bool)
+        pos = np.minimum(np.searchsorted(self.universe, cells), self.universe.size - 1)
+        return (self.universe[pos] == cells) & self.in_territory[pos]
+
+    def _served_of(self, rule_idx: np.ndarray) -> np.ndarray:
+        action = np.array([r.action_on for r in self.rules] + [self.default_on], dtype=bool)
+        return action[rule_idx]
+
+    def territories_of(self, cells: Sequence[int] | np.ndarray
+                       ) -> list[tuple[tuple[str, float], ...]]:
+        """For each cell: the territories it touches, with land shares, largest first."""
+        cells = np.asarray(cells, dtype=np.uint64).ravel()
+        out: list[tuple[tuple[str, float], ...]] = []
+        p = self.pairs
+        for c in cells:
+            if p is None or not self.universe.size:
+                out.append(())
+                continue
+            pos = int(np.searchsorted(self.universe, c))
+            if pos >= self.universe.size or self.universe[pos] != c:
+                out.append(())
+                continue
+            lo, hi = np.searchsorted(p.cell_pos, [pos, pos + 1])
+            items = sorted(((p.names[int(t)], float(s)) for t, s in zip(
+                p.terr[lo:hi], p.share[lo:hi], strict=True)), key=lambda x: (-x[1], x[0]))
+            out.append(tuple(items))
+        return out
+
+    # -- public evaluation ------------------------------------------------------------------
+
     def evaluate(self, cells: np.ndarray | Sequence[int], t_utc: Any) -> PolicyEvaluation:
         """Evaluate the policy for every cell at every time.
 
@@ -685,20 +1019,97 @@ class CompiledPolicy:
         PolicyEvaluation
             ``.served`` (n_time, n_cell) bool and ``.rule_index`` (n_time, n_cell) int32.
         """
-        cells_arr = np.asarray(cells, dtype=np.uint64).ravel()
-        res = _resolution_of(cells_arr)
-        if cells_arr.size and np.any(res != RESOLUTION):
-            bad = int(np.flatnonzero(res != RESOLUTION)[0])
-            raise PolicyError(
-                f"cells[{bad}] ({h3.int_to_str(int(cells_arr[bad]))}) has resolution "
-                f"{int(res[bad])}; policy is decided per res-{RESOLUTION} cell: map cells "
-                "with to_service_cells first", "cells")
+        cells_arr = _check_res5(cells)
         t_ns = _as_ns_array(t_utc)
-        return _evaluate(self, cells_arr, t_ns)
+        seg_all = self.segment_of(t_ns)
+        present, seg_of_time = np.unique(seg_all, return_inverse=True)
+        rule_idx = np.empty((present.size, cells_arr.size), dtype=np.int32)
+        for k, s in enumerate(present):
+            rule_idx[k] = self.lookup(cells_arr, int(s))
+        return PolicyEvaluation(
+            cells=cells_arr, t_utc=t_ns.astype("datetime64[ns]"),
+            segment_of_time=seg_of_time.astype(np.intp).ravel(),
+            rule_index_by_segment=rule_idx, served_by_segment=self._served_of(rule_idx),
+            rule_names=self.rule_names)
 
     def served_mask(self, cells: np.ndarray | Sequence[int], t_utc: Any) -> np.ndarray:
         """(n_time, n_cell) bool served mask; shorthand for ``evaluate(...).served``."""
         return self.evaluate(cells, t_utc).served
+
+    def evaluate_terminals(
+        self,
+        cells: np.ndarray,
+        t_utc: Any,
+        speed_kmh: np.ndarray | None = None,
+        registered: np.ndarray | None = None,
+    ) -> TerminalEvaluation:
+        """Decide service for terminals over time, vectorized.
+
+        Parameters
+        ----------
+        cells : (n_point,) or (n_time, n_point) uint64
+            Res-5 cell of each terminal (per step for moving terminals).
+        t_utc : (n_time,)
+            UTC times.
+        speed_kmh : (n_point,) or (n_time, n_point) float, optional
+            Ground speed, km/h (NaN = not reported): feeds the moving-terminal rules.
+        registered : (n_point,) or (n_time, n_point) bool, optional
+            Whether each terminal is registered (whitelisted) at each step; None = unknown,
+            which registration rules treat as not registered.
+
+        Returns
+        -------
+        TerminalEvaluation
+            ``served``, ``code`` (`STATUS_CODES` index) and ``rule`` (n_time, n_point).
+        """
+        t_ns = _as_ns_array(t_utc)
+        n_t = t_ns.size
+        c = np.asarray(cells, dtype=np.uint64)
+        if c.ndim == 1:
+            c = np.broadcast_to(c, (n_t, c.size))
+        if c.ndim != 2 or c.shape[0] != n_t:
+            raise PolicyError(f"cells must be (n_point,) or ({n_t}, n_point), got {c.shape}",
+                              "cells")
+        _check_res5(c.ravel())
+        n_p = c.shape[1]
+        spd = (np.full((n_t, n_p), np.nan) if speed_kmh is None
+               else np.broadcast_to(np.asarray(speed_kmh, dtype=np.float64), (n_t, n_p)))
+        reg = (np.zeros((n_t, n_p), dtype=bool) if registered is None
+               else np.broadcast_to(np.asarray(registered, dtype=bool), (n_t, n_p)))
+        seg = self.segment_of(t_ns)
+        rule = np.empty((n_t, n_p), dtype=np.int32)
+        for s in np.unique(seg):
+            rows = np.flatnonzero(seg == s)
+            rule[rows] = self.lookup(c[rows].ravel(), int(s)).reshape(rows.size, n_p)
+        served = self._served_of(rule)
+        codes = np.array([_CODE_INDEX[r.code] if r.code else 0 for r in self.rules]
+                         + [0 if self.default_on else _CODE_INDEX[CODE_BLOCKED_COUNTRY]],
+                         dtype=np.int8)
+        code = codes[rule]
+        n_rules = len(self.rules)
+        labels = list(self.rule_names)
+        for j, m in enumerate(self.moving_rules):
+            labels.append(m.name)
+            hit = (served & (spd > m.max_speed_kmh) & m.active_mask(t_ns)[:, None]
+                   & np.isin(c, m.cells))
+            if m.exempt_registered:
+                hit &= ~reg
+            served = served & ~hit
+            code = np.where(hit, _CODE_INDEX[CODE_MOVING_TOO_FAST], code)
+            rule = np.where(hit, n_rules + j, rule)
+        base = n_rules + len(self.moving_rules)
+        for j, tr in enumerate(self.terminal_rules):
+            labels.append(tr.name)
+            hit = served & ~reg & tr.active_mask(t_ns)[:, None] & np.isin(c, tr.cells)
+            served = served & ~hit
+            code = np.where(hit, _CODE_INDEX[CODE_UNREGISTERED], code)
+            rule = np.where(hit, base + j, rule)
+        labels.append(DEFAULT_RULE)
+        return TerminalEvaluation(cells=c, t_utc=t_ns.astype("datetime64[ns]"),
+                                  served=np.asarray(served, dtype=bool),
+                                  code=np.asarray(code, dtype=np.int8),
+                                  rule=np.asarray(rule, dtype=np.int32),
+                                  rule_labels=tuple(labels))
 
     def check_points(
         self,
@@ -707,104 +1118,154 @@ class CompiledPolicy:
         lon_deg: Sequence[float] | np.ndarray,
         t_utc: Any,
         speed_kmh: Sequence[float | None] | np.ndarray | None = None,
+        *,
+        terminal_ids: Sequence[str | None] | None = None,
+        registered: Sequence[bool | None] | None = None,
     ) -> list[PointDecision]:
         """Decide service for terminals at WGS-84 locations (degrees) at one UTC time.
 
         Each location maps to its res-5 cell (``h3.latlng_to_cell``). ``speed_kmh`` (per
-        terminal, None / NaN = not reported) feeds the moving-terminal rules.
-        Raises `SiteError` for a latitude outside [-90, 90] or a longitude outside [-180, 180].
+        terminal, None / NaN = not reported) feeds the moving-terminal rules; ``registered``
+        (None = unknown, treated as not registered) the terminal rules and the speed-rule
+        exemption. Raises `SiteError` for a latitude outside [-90, 90] or a longitude outside
+        [-180, 180].
         """
         lat = np.asarray(lat_deg, dtype=np.float64).ravel()
         lon = np.asarray(lon_deg, dtype=np.float64).ravel()
-        if not (len(names) == lat.size == lon.size):
+        n = lat.size
+        if not (len(names) == n == lon.size):
             raise SiteError(
-                f"names, lat_deg and lon_deg differ in length ({len(names)}, {lat.size}, "
+                f"names, lat_deg and lon_deg differ in length ({len(names)}, {n}, "
                 f"{lon.size})", "points")
-        speeds = (np.full(lat.size, np.nan) if speed_kmh is None
+        speeds = (np.full(n, np.nan) if speed_kmh is None
                   else np.array([np.nan if s is None else float(s) for s in speed_kmh]))
-        if speeds.size != lat.size:
-            raise SiteError(f"speed_kmh has {speeds.size} values for {lat.size} points",
-                            "speed_kmh")
-        for i, nm in enumerate(names):
-            if not (np.isfinite(lat[i]) and -90.0 <= lat[i] <= 90.0):
-                raise SiteError(f"latitude {lat[i]} deg outside [-90, 90]", f"point {nm}")
-            if not (np.isfinite(lon[i]) and -180.0 <= lon[i] <= 180.0):
-                raise SiteError(f"longitude {lon[i]} deg outside [-180, 180]", f"point {nm}")
-            if speeds[i] < 0:
-                raise SiteError(f"speed {speeds[i]} km/h is negative", f"point {nm}")
+        if speeds.size != n:
+            raise SiteError(f"speed_kmh has {speeds.size} values for {n} points", "speed_kmh")
+        regs = [None] * n if registered is None else list(registered)
+        ids = [None] * n if terminal_ids is None else list(terminal_ids)
+        if len(regs) != n or len(ids) != n:
+            raise SiteError(f"registered / terminal_ids need {n} values", "registered")
+        bad_lat = ~(np.isfinite(lat) & (np.abs(lat) <= 90.0))
+        bad_lon = ~(np.isfinite(lon) & (np.abs(lon) <= 180.0))
+        if bad_lat.any():
+            i = int(np.flatnonzero(bad_lat)[0])
+            raise SiteError(f"latitude {lat[i]} deg outside [-90, 90]", f"point {names[i]}")
+        if bad_lon.any():
+            i = int(np.flatnonzero(bad_lon)[0])
+            raise SiteError(f"longitude {lon[i]} deg outside [-180, 180]", f"point {names[i]}")
+        if np.any(speeds < 0):
+            i = int(np.flatnonzero(speeds < 0)[0])
+            raise SiteError(f"speed {speeds[i]} km/h is negative", f"point {names[i]}")
         t_ns = _as_ns_array(t_utc)
         if t_ns.size != 1:
             raise PolicyError(f"check_points takes one time, got {t_ns.size}", "t_utc")
-        hexes = [h3.latlng_to_cell(float(a), float(b), RESOLUTION) for a, b in zip(lat, lon,
-                                                                                    strict=True)]
-        cells = np.array([h3.str_to_int(h) for h in hexes], dtype=np.uint64)
-        ev = _evaluate(self, cells, t_ns)
-        served = ev.served_at(0)
-        rule_idx = ev.rule_index_at(0)
+        cells = np.array([h3.str_to_int(h3.latlng_to_cell(float(a), float(b), RESOLUTION))
+                          for a, b in zip(lat, lon, strict=True)], dtype=np.uint64)
+        ev = self.evaluate_terminals(cells, t_ns.astype("datetime64[ns]"), speeds[None, :],
+                                     np.array([bool(r) for r in regs])[None, :])
         t_text = format_utc(to_utc_datetime(np.datetime64(int(t_ns[0]), "ns")))
+        n_rules = len(self.rules)
+        extra = list(self.moving_rules) + list(self.terminal_rules)
+        terr = self.territories_of(cells)
         out: list[PointDecision] = []
         for i, nm in enumerate(names):
-            spd = None if np.isnan(speeds[i]) else float(speeds[i])
-            ri = int(rule_idx[i])
-            if ri >= 0:
-                r = self.rules[ri]
-                rule, reason, code, ref = r.name, r.reason, r.code, r.reference
-            else:
+            ri = int(ev.rule[0, i])
+            if ri == len(ev.rule_labels) - 1 or ri < 0:
                 rule, reason, ref = DEFAULT_RULE, self.doc.default_reason, ""
-                code = None if self.default_on else CODE_BLOCKED_COUNTRY
-            ok = bool(served[i])
-            if ok and spd is not None:
-                for m in self.moving_rules:
-                    if (spd > m.max_speed_kmh and m.active_at(int(t_ns[0]))
-                            and _contains(m.cells, cells[i])):
-                        ok, rule, reason, code, ref = (False, m.name, m.reason,
-                                                       CODE_MOVING_TOO_FAST, m.reference)
-                        break
+            elif ri < n_rules:
+                r = self.rules[ri]
+                rule, reason, ref = r.name, r.reason, r.reference
+            else:
+                e = extra[ri - n_rules]
+                rule, reason, ref = e.name, e.reason, e.reference
+            code_i = int(ev.code[0, i])
             out.append(PointDecision(
-                name=str(nm), lat_deg=float(lat[i]), lon_deg=float(lon[i]), cell=hexes[i],
-                t_utc=t_text, served=ok, rule=rule, reason=reason, code=code, reference=ref,
-                speed_kmh=spd,
+                name=str(nm), lat_deg=float(lat[i]), lon_deg=float(lon[i]),
+                cell=h3.int_to_str(int(cells[i])), t_utc=t_text, served=bool(ev.served[0, i]),
+                rule=rule, reason=reason, code=STATUS_CODES[code_i] or None, reference=ref,
+                speed_kmh=None if np.isnan(speeds[i]) else float(speeds[i]),
+                territories=terr[i], terminal_id=None if ids[i] is None else str(ids[i]),
+                registered=None if regs[i] is None else bool(regs[i]),
             ))
         return out
 
 
-def _contains(sorted_cells: np.ndarray, cell: np.uint64) -> bool:
-    i = int(np.searchsorted(sorted_cells, cell))
-    return i < sorted_cells.size and sorted_cells[i] == cell
+def _check_res5(cells: Any) -> np.ndarray:
+    cells_arr = np.asarray(cells, dtype=np.uint64).ravel()
+    res = _resolution_of(cells_arr)
+    if cells_arr.size and np.any(res != RESOLUTION):
+        bad = int(np.flatnonzero(res != RESOLUTION)[0])
+        raise PolicyError(
+            f"cells[{bad}] ({h3.int_to_str(int(cells_arr[bad]))}) has resolution "
+            f"{int(res[bad])}; policy is decided per res-{RESOLUTION} cell: map cells "
+            "with to_service_cells first", "cells")
+    return cells_arr
 
 
-def _evaluate(policy: CompiledPolicy, cells: np.ndarray, t_ns: np.ndarray) -> PolicyEvaluation:
-    n_cell = cells.size
+def _active(r: CompiledRule, t: int) -> bool:
+    return r.active_at(t)
+
+
+def _decide(policy: CompiledPolicy, t_rep: int) -> np.ndarray:
+    """Deciding rule per universe cell at a representative time of a segment (module table)."""
+    n = policy.universe.size
+    decided = np.full(n, -1, dtype=np.int32)
     rules = policy.rules
-    # membership of every evaluated cell in every rule's target: (n_rule, n_cell)
-    member = np.zeros((len(rules), n_cell), dtype=bool)
-    for r in rules:
-        member[r.index] = np.isin(cells, r.cells)
-    # window boundaries cut time into segments with a fixed set of active rules
-    bounds = sorted({b for r in rules for b in (r.start_ns, r.end_ns) if b is not None})
-    seg_all = np.searchsorted(np.asarray(bounds, dtype=np.int64), t_ns, side="right")
-    present, segment_of_time = np.unique(seg_all, return_inverse=True)
-    action = np.array([r.action_on for r in rules] + [policy.default_on], dtype=bool)
-    rule_idx = np.full((present.size, n_cell), -1, dtype=np.int32)
-    for s, seg in enumerate(present):
-        # any time inside the segment represents it: every rule is on or off throughout
-        t_rep = int(t_ns[np.argmax(seg_all == seg)])
-        decided = rule_idx[s]
-        for ri in policy.rank_order:
-            r = rules[ri]
-            if not r.active_at(t_rep):
+    order = policy.rank_order
+    levels = sorted({rules[i].priority for i in order}, reverse=True)
+    for level in levels:
+        at_level = [i for i in order if rules[i].priority == level]
+        for i in at_level:
+            r = rules[i]
+            if r.target_kind in ("country", "sea") or not r.active_at(t_rep):
                 continue
-            take = member[ri] & (decided < 0)
-            decided[take] = ri
-    served = action[rule_idx]  # index -1 picks the default action (last element)
-    return PolicyEvaluation(
-        cells=cells,
-        t_utc=t_ns.astype("datetime64[ns]"),
-        segment_of_time=segment_of_time.astype(np.intp).ravel(),
-        rule_index_by_segment=rule_idx,
-        served_by_segment=served,
-        rule_names=policy.rule_names,
-    )
+            pos = policy.rule_pos[i]
+            take = pos[decided[pos] < 0]
+            decided[take] = i
+        terr_rules = [i for i in at_level if rules[i].target_kind == "country"
+                      and rules[i].active_at(t_rep)]
+        if terr_rules and policy.pairs is not None:
+            _decide_territories(policy, terr_rules, decided)
+    return decided
+
+
+def _decide_territories(policy: CompiledPolicy, rule_ids: list[int],
+                        decided: np.ndarray) -> None:
+    """The shared-cell step: combine each touched territory's own deciding rule per cell."""
+    p = policy.pairs
+    assert p is not None
+    rules = policy.rules
+    terr_rule = np.full(len(p.names), -1, dtype=np.int64)
+    name_index = {nm: k for k, nm in enumerate(p.names)}
+    for i in rule_ids:  # already in rank order: the first rule for a territory wins
+        k = name_index[rules[i].target]
+        if terr_rule[k] < 0:
+            terr_rule[k] = i
+    und = decided[p.cell_pos] < 0
+    if not und.any():
+        return
+    cp, tr, sh = p.cell_pos[und], p.terr[und], p.share[und]
+    r = terr_rule[tr]
+    part = r >= 0
+    action = np.array([rr.action_on for rr in rules] + [True], dtype=bool)
+    is_off = part & ~action[np.where(part, r, -1)]
+    if policy.doc.shared_cells == "restrictive":
+        # participating pairs only; off first, then the largest land share, then rule index
+        m = part
+        cp, sh, r, is_off = cp[m], sh[m], r[m], is_off[m]
+        order = np.lexsort((r, -sh, ~is_off, cp))
+    else:
+        # majority: the largest land share of every touched territory; ties -> off first
+        order = np.lexsort((np.where(part, r, 2**31), ~is_off, ~part, -sh, cp))
+    if order.size == 0:
+        return
+    cps = cp[order]
+    first = np.ones(cps.size, dtype=bool)
+    first[1:] = cps[1:] != cps[:-1]
+    pick = order[first]
+    win = r[pick]
+    ok = win >= 0
+    decided[cp[pick][ok]] = win[ok].astype(np.int32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -813,6 +1274,8 @@ def _evaluate(policy: CompiledPolicy, cells: np.ndarray, t_ns: np.ndarray) -> Po
 
 RegionBuilder = Callable[[RegionSpec, RegionResolver], ResolvedRegion]
 """Turns a policy-defined region (geometry, expression) into cells, given the outer resolver."""
+
+_STATUS_ON = {"on": True, "off": False, "not_launched": False, "licence_pending": False}
 
 
 def compile_policy(
@@ -829,7 +1292,8 @@ def compile_policy(
     doc : PolicyDoc
         The validated policy.
     resolver : RegionResolver, optional
-        Region names -> cells. Default: the region catalogue of `skyfence.ground`.
+        Region names -> cells touched (land or 12-nm sea) and land shares. Default: the region
+        catalogue of `skyfence.ground` (``"deu"`` edition).
     region_builder : callable, optional
         Builds the policy's own geometry / expression regions. Default: the loaders of
         `skyfence.ground`. Regions given as ``cells`` need neither.
@@ -875,8 +1339,8 @@ def compile_policy(
             else:
                 assert region_builder is not None
                 built = region_builder(spec, _LocalFirst(local, outer))
-                local[spec.name] = ResolvedRegion(spec.name, built.cells,
-                                                  spec.resolved_kind, built.region)
+                local[spec.name] = ResolvedRegion(spec.name, built.cells, spec.resolved_kind,
+                                                  built.region, built.land_share)
         except RegionError as exc:
             if exc.where and exc.where.startswith(source):
                 raise
@@ -884,6 +1348,7 @@ def compile_policy(
             raise RegionError(exc.message, loc) from None
 
     compiled: list[CompiledRule] = []
+    territory_regions: dict[str, ResolvedRegion] = {}
     for i, spec in enumerate(doc.rules):
         if spec.cells is not None:
             cells = cells_from_hex(spec.cells, where=f"{source}: rules[{i}].cells")
@@ -892,25 +1357,100 @@ def compile_policy(
         else:
             assert spec.region is not None
             reg = resolve(spec.region, f"rules[{i}].region")
-            cells, kind, target = reg.cells, reg.kind, spec.region
+            cells, kind, target = reg.cells, reg.kind, reg.name
+            if kind == "country":
+                territory_regions[target] = reg
         compiled.append(CompiledRule(
-            index=i, name=spec.name, action_on=spec.action == "on", priority=spec.priority,
-            cells=cells, area_km2=_area_km2(cells), target=target, target_kind=kind,
-            start_ns=_ns(spec.start), end_ns=_ns(spec.end), reason=spec.reason,
-            reference=spec.reference,
+            index=len(compiled), name=spec.name, action_on=spec.action == "on",
+            priority=spec.priority, cells=cells, area_km2=_area_km2(cells), target=target,
+            target_kind=kind, start_ns=_ns(spec.start), end_ns=_ns(spec.end),
+            reason=spec.reason, reference=spec.reference,
         ))
+    edition = getattr(outer, "edition", None)
+    unknown_on = doc.unknown_action == "on"
+    for i, terr in enumerate(doc.territories):
+        if terr.editions is not None and edition is not None and edition not in terr.editions:
+            continue
+        reg = resolve(terr.region, f"territories[{i}].region")
+        if reg.kind != "country":
+            reg = ResolvedRegion(reg.name, reg.cells, "country", reg.region, reg.land_share)
+        territory_regions[reg.name] = reg
+        label = terr.name or terr.region
+        for j, h in enumerate(terr.history):
+            nxt = terr.history[j + 1].since if j + 1 < len(terr.history) else None
+            on = unknown_on if h.status == "unknown" else _STATUS_ON[h.status]
+            since = "start" if h.since is None else format_utc(h.since)[:10]
+            words = h.status.replace("_", " ")
+            reason = f"{label}: {words}" + (f" ({h.note})" if h.note else "")
+            if h.status == "unknown":
+                reason += f"; unknown is treated as {doc.unknown_action}"
+            compiled.append(CompiledRule(
+                index=len(compiled), name=f"{terr.region}:{h.status}@{since}", action_on=on,
+                priority=0, cells=reg.cells, area_km2=0.0, target=reg.name,
+                target_kind="country", start_ns=_ns(h.since), end_ns=_ns(nxt), reason=reason,
+                reference=h.source, status=h.status))
     moving = []
     for i, m in enumerate(doc.moving_rules):
         reg = resolve(m.region, f"moving_rules[{i}].region")
         moving.append(CompiledMovingRule(
             name=m.name, cells=reg.cells, target=m.region, max_speed_kmh=m.max_speed_kmh,
             start_ns=_ns(m.start), end_ns=_ns(m.end), reason=m.reason, reference=m.reference,
+            exempt_registered=m.exempt_registered,
         ))
-    # strongest first; Python's sort is stable so file order breaks the remaining ties
-    order = sorted(range(len(compiled)), key=lambda k: compiled[k].rank_key, reverse=True)
+    terminal = []
+    for i, tr in enumerate(doc.terminal_rules):
+        reg = resolve(tr.region, f"terminal_rules[{i}].region")
+        terminal.append(CompiledTerminalRule(
+            name=tr.name, cells=reg.cells, target=tr.region, require=tr.require,
+            start_ns=_ns(tr.start), end_ns=_ns(tr.end), reason=tr.reason,
+            reference=tr.reference))
+    # the territory table: every territory a rule names, and, for an international-waters
+    # rule, every territory of the catalogue (cells outside all of them are international)
+    if doc.international_waters is not None:
+        names = getattr(outer, "territory_names", None)
+        if names is None:
+            raise PolicyError("an international-waters rule needs a resolver that lists its "
+                              "territories (territory_names())", f"{source}: international_"
+                              "waters")
+        for nm in names():
+            if nm not in territory_regions:
+                reg = resolve(nm, "international_waters")
+                territory_regions[reg.name] = reg
+        compiled.append(CompiledRule(
+            index=len(compiled), name=INTERNATIONAL_WATERS_RULE,
+            action_on=doc.international_waters == "on", priority=-(2**30),
+            cells=np.zeros(0, np.uint64), area_km2=0.0, target="international waters",
+            target_kind="sea", start_ns=None, end_ns=None,
+            reason=doc.international_waters_reason or "sea beyond every territory's 12-nm "
+            "territorial sea", reference="UNCLOS art. 3 (territorial sea: 12 nautical miles)"))
     _check_conflicts(compiled, source)
-    return CompiledPolicy(doc=doc, rules=tuple(compiled), moving_rules=tuple(moving),
-                          rank_order=tuple(order), regions=dict(local))
+    order = sorted(range(len(compiled)), key=lambda k: compiled[k].rank_key, reverse=True)
+    # universe: every cell a rule or a territory touches
+    parts = [r.cells for r in compiled] + [r.cells for r in territory_regions.values()]
+    universe = (np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.uint64)
+                ).astype(np.uint64)
+    rule_pos = tuple(np.searchsorted(universe, r.cells).astype(np.int64) for r in compiled)
+    names_t = tuple(sorted(territory_regions))
+    pc, pt, ps = [], [], []
+    for k, nm in enumerate(names_t):
+        reg = territory_regions[nm]
+        pc.append(np.searchsorted(universe, reg.cells).astype(np.int64))
+        pt.append(np.full(reg.cells.size, k, dtype=np.int32))
+        ps.append(reg.shares())
+    in_terr = np.zeros(universe.size, dtype=bool)
+    pairs = None
+    if pc:
+        cell_pos = np.concatenate(pc)
+        srt = np.argsort(cell_pos, kind="stable")
+        pairs = _PairTable(cell_pos[srt], np.concatenate(pt)[srt],
+                           np.concatenate(ps)[srt].astype(np.float32), names_t)
+        in_terr[cell_pos] = True
+    bounds = sorted({b for r in compiled for b in (r.start_ns, r.end_ns) if b is not None})
+    return CompiledPolicy(
+        doc=doc, rules=tuple(compiled), moving_rules=tuple(moving), rank_order=tuple(order),
+        regions=dict(local), terminal_rules=tuple(terminal), universe=universe,
+        rule_pos=rule_pos, pairs=pairs, in_territory=in_terr,
+        bounds_ns=np.asarray(bounds, dtype=np.int64))
 
 
 class _LocalFirst:
@@ -932,9 +1472,14 @@ def _windows_overlap(a: CompiledRule, b: CompiledRule) -> bool:
 
 
 def _check_conflicts(rules: list[CompiledRule], source: str) -> None:
-    by_key: dict[tuple[int, float, int, int], list[CompiledRule]] = {}
+    by_key: dict[tuple[Any, ...], list[CompiledRule]] = {}
     for r in rules:
-        by_key.setdefault(r.rank_key, []).append(r)
+        if r.status or r.target_kind == "sea":
+            continue  # status entries never overlap; explicit rules outrank them
+        key: tuple[Any, ...] = r.rank_key
+        if r.target_kind == "country":
+            key = (*key, r.target)  # territories conflict only with rules on the same one
+        by_key.setdefault(key, []).append(r)
     for group in by_key.values():
         for i, a in enumerate(group):
             for b in group[i + 1:]:
