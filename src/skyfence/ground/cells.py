@@ -35,14 +35,16 @@ from numpy.typing import ArrayLike
 
 from ..earth import enu_basis, geodetic_to_itrs
 from ..errors import InputError, RegionError
-from .regions import (
-    _CACHE_FORMAT,
-    DEFAULT_EDITION,
+from ._cache import CACHE_FORMAT, cache_dir, load_npz, save_npz
+from .catalogue import DEFAULT_EDITION, get_catalogue
+from .geometry import (
     Region,
-    _atomic_save_npz,
-    cache_dir,
-    get_catalogue,
+    polygonal,
+    repair_polygon,
+    split_at_antimeridian,
+    unwrapped_polygon,
 )
+from .h3index import as_cells, cell_resolution, cells_to_str
 
 __all__ = [
     "DEFAULT_RESOLUTION",
@@ -52,6 +54,7 @@ __all__ = [
     "cell_areas_km2",
     "cell_resolution",
     "cell_set",
+    "cells_to_geometry",
     "cells_to_latlng",
     "cells_to_polygons",
     "cells_to_str",
@@ -81,36 +84,14 @@ def _check_resolution(resolution: int, maximum: int = 15) -> int:
     return int(resolution)
 
 
-def _as_cells(cells: ArrayLike) -> np.ndarray:
-    arr = np.asarray(cells)
-    if arr.dtype.kind in "US":
-        return np.array([h3.str_to_int(str(c)) for c in arr.ravel()],
-                        dtype=np.uint64).reshape(arr.shape)
-    return arr.astype(np.uint64, copy=False)
-
-
 # --------------------------------------------------------------------------------------------
 # Scalar h3 wrapped as array functions
 # --------------------------------------------------------------------------------------------
 
 
-def cell_resolution(cells: ArrayLike) -> np.ndarray:
-    """H3 resolution of each cell (bits 52-55 of the index), vectorised.
-
-    >>> cell_resolution(np.array([0x851E6C2BFFFFFFF], dtype=np.uint64)).tolist()
-    [5]
-    """
-    return ((_as_cells(cells) >> np.uint64(52)) & np.uint64(15)).astype(np.int64)
-
-
-def cells_to_str(cells: ArrayLike) -> list[str]:
-    """Hex strings (``'851e6c2bfffffff'``) of uint64 cells."""
-    return [h3i.int_to_str(int(c)) for c in np.ravel(_as_cells(cells))]
-
-
 def cells_to_latlng(cells: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Cell centres ``(lat_deg, lon_deg)`` (H3's centre on its sphere, read as WGS-84)."""
-    flat = np.ravel(_as_cells(cells))
+    flat = np.ravel(as_cells(cells))
     ll = np.array([h3i.cell_to_latlng(int(c)) for c in flat], dtype=np.float64).reshape(-1, 2)
     shape = np.shape(cells)
     return ll[:, 0].reshape(shape), ll[:, 1].reshape(shape)
@@ -133,7 +114,7 @@ def latlng_to_cells(lat_deg: ArrayLike, lon_deg: ArrayLike,
 
 def cell_areas_km2(cells: ArrayLike) -> np.ndarray:
     """Area of each cell (km^2, H3's exact spherical cell area on its authalic sphere)."""
-    flat = np.ravel(_as_cells(cells))
+    flat = np.ravel(as_cells(cells))
     out = np.fromiter((h3i.cell_area(int(c), "km^2") for c in flat), dtype=np.float64,
                       count=flat.size)
     return out.reshape(np.shape(cells))
@@ -168,17 +149,36 @@ def cells_to_polygons(cells: ArrayLike, max_step_deg: float = 0.25) -> np.ndarra
     straddles 180 deg becomes a two-part MultiPolygon, and a cell over a pole a cap closed
     through the pole.
     """
-    from .regions import _split_at_antimeridian, _unwrapped_polygon
-
-    flat = np.ravel(_as_cells(cells))
+    flat = np.ravel(as_cells(cells))
     out = np.empty(flat.size, dtype=object)
     for i, c in enumerate(flat):
         b = np.asarray(h3i.cell_to_boundary(int(c)))
         ring = _great_circle_ring(np.vstack([b, b[:1]]), max_step_deg)[:, ::-1]
-        planar = _unwrapped_polygon(ring, [], None)
-        out[i] = _split_at_antimeridian(planar) if (planar.bounds[0] < -180.0
+        planar = unwrapped_polygon(ring, [], None)
+        out[i] = split_at_antimeridian(planar) if (planar.bounds[0] < -180.0
                                                     or planar.bounds[2] > 180.0) else planar
     return out
+
+
+def cells_to_geometry(cells: ArrayLike) -> shapely.Polygon | shapely.MultiPolygon:
+    """The union of H3 cells as a normalised lon/lat geometry (H3's own cell union).
+
+    Edges are H3's cell vertices joined straight in (lon, lat), cut at the antimeridian; for
+    a `Region` made of explicit cells (`skyfence.ground.region_from_cells`).
+    """
+    arr = np.ravel(as_cells(cells))
+    if arr.size == 0:
+        return shapely.MultiPolygon()
+    shape_ = h3i.cells_to_h3shape([int(c) for c in arr], tight=True)
+    polys = shape_.polys if isinstance(shape_, h3.LatLngMultiPoly) else [shape_]
+    out = []
+    for poly in polys:
+        outer = np.asarray(poly.outer)[:, ::-1]
+        holes = [np.asarray(h)[:, ::-1] for h in poly.holes]
+        close = [np.vstack([r, r[:1]]) for r in [outer, *holes]]
+        planar = unwrapped_polygon(close[0], close[1:], None)
+        out.append(split_at_antimeridian(repair_polygon(planar)))
+    return polygonal(shapely.union_all(out))
 
 
 def all_cells(resolution: int) -> np.ndarray:
@@ -334,7 +334,7 @@ class CellSet:
 
     def index_of(self, cells: ArrayLike) -> np.ndarray:
         """Position of each given cell in this set, ``-1`` where absent (vectorised)."""
-        want = _as_cells(cells)
+        want = as_cells(cells)
         flat = np.ravel(want)
         if self.cells.size == 0:
             return np.full(np.shape(want), -1, np.int64)
@@ -359,7 +359,7 @@ def cell_set(cells: ArrayLike, *, region_code: ArrayLike | None = None,
 
     ``region_code`` (default all 0) indexes ``region_names``.
     """
-    arr = np.ravel(_as_cells(cells))
+    arr = np.ravel(as_cells(cells))
     if arr.size == 0:
         res = DEFAULT_RESOLUTION
     else:
@@ -420,21 +420,20 @@ def land_cache_path(resolution: int = DEFAULT_RESOLUTION, edition: str = DEFAULT
     info = get_catalogue(edition).info
     key = (f"land-cells-{info.key}-ne{info.natural_earth_version}-{info.package}-"
            f"{info.package_version}-r{res}-h3{h3.versions()['c']}-"
-           f"v{_LAND_FORMAT}.{_CACHE_FORMAT}.npz")
+           f"v{_LAND_FORMAT}.{CACHE_FORMAT}.npz")
     return cache_dir() / key
 
 
 def _load_land(path: Path, res: int) -> CellSet | None:
-    if not path.is_file():
+    z = load_npz(path, ("cells", "lat_deg", "lon_deg", "area_km2", "country_code", "names"))
+    if z is None:
         return None
     try:
-        with np.load(path, allow_pickle=False) as z:
-            cells = z["cells"]
-            lat, lon, area = z["lat_deg"], z["lon_deg"], z["area_km2"]
-            code = z["country_code"]
-            names = tuple(json.loads(str(z["names"])))
-    except (OSError, ValueError, KeyError):
+        names = tuple(json.loads(str(z["names"])))
+    except ValueError:
         return None
+    cells, lat, lon, area, code = (z["cells"], z["lat_deg"], z["lon_deg"], z["area_km2"],
+                                   z["country_code"])
     if not (cells.size == lat.size == lon.size == area.size == code.size):
         return None
     return _build_cell_set(cells.astype(np.uint64), res, lat, lon, area, code, names)
@@ -465,7 +464,7 @@ def land_cell_set(resolution: int = DEFAULT_RESOLUTION, *, edition: str = DEFAUL
     area = cell_areas_km2(cells)
     names = tuple(catalogue.names)
     if use_cache:
-        _atomic_save_npz(path, cells=cells, lat_deg=lat, lon_deg=lon, area_km2=area,
+        save_npz(path, cells=cells, lat_deg=lat, lon_deg=lon, area_km2=area,
                          country_code=country.astype(np.int16),
                          names=np.array(json.dumps(list(names))))
     return _build_cell_set(cells, res, lat, lon, area, country, names)
