@@ -176,7 +176,8 @@ def atomic_output(path: str | os.PathLike[str], where: str | None = None, *,
             suffix if suffix is not None else (target.suffix or ".tmp")),
             dir=target.parent)
     except OSError as exc:
-        raise InputError(f"cannot write {label}: {_os_reason(exc)}", where) from None
+        raise InputError(f"cannot write {label}: cannot create a file in {target.parent} "
+                         f"({_os_reason(exc)})", where) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,12 +11,14 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import InputError
-from ..ground.cells import cells_to_str, region_cells
-from ..ground.regions import (
+from ..fsio import atomic_write_text, check_output_path
+from ..ground import (
     BUILTIN_REGIONS,
     DEFAULT_EDITION,
     EDITIONS,
+    cells_to_str,
     get_catalogue,
+    region_cells,
     resolve_region,
 )
 
@@ -132,14 +135,17 @@ def cells_cmd(
         "--resolution", min=0, max=15, help="H3 resolution (5 = service cells).")] = 5,
     edition: Annotated[str, typer.Option("--edition", help=_EDITION_HELP)] = DEFAULT_EDITION,
 ) -> None:
-    """Write the H3 cells whose centre lies in a region to a CSV (column h3_cell, hex)."""
+    """Write the H3 cells whose centre lies in a region to a CSV (column h3_cell, hex).
+
+    The file is written atomically (`skyfence.fsio`): only a regular file or a new path is
+    replaced, never a device, FIFO or directory, and a failure leaves the old file intact.
+    """
+    check_output_path(out, "--out")  # refuse a bad target before the work
     region = resolve_region(source, edition=_edition(edition))
     cells = region_cells(region, resolution)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["h3_cell"])
-        writer.writerows([c] for c in cells_to_str(cells))
-    tmp.replace(out)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["h3_cell"])
+    writer.writerows([c] for c in cells_to_str(cells))
+    atomic_write_text(out, buf.getvalue(), "--out")
     typer.echo(f"{region.name}: {cells.size:,} cells at resolution {resolution} -> {out}")

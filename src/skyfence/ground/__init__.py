@@ -76,16 +76,25 @@ from .geometry import (
     split_at_antimeridian,
     unwrapped_polygon,
 )
-from .h3index import as_cells, parse_cell, parse_cells
+from .h3index import as_cells, parse_cell, parse_cells, parse_cells_at_resolution
 from .terminals import (
     MAX_ALTITUDE_M,
+    MAX_NAME_CHARS,
+    MAX_SPEED_KMH,
     MIN_ALTITUDE_M,
+    POINT_KEYS,
+    POINT_SYNTAX,
     Terminal,
     TerminalSet,
+    check_label,
+    check_unique_names,
     load_terminals_csv,
+    parse_ground_point,
+    parse_ground_points,
     parse_terminal,
     parse_terminals,
     terminal_set,
+    validate_ground_point,
 )
 
 __all__ = [
@@ -98,8 +107,12 @@ __all__ = [
     "MAX_ALTITUDE_M",
     "MAX_BUFFER_KM",
     "MAX_LAND_RESOLUTION",
+    "MAX_NAME_CHARS",
     "MAX_REGION_FILE_BYTES",
+    "MAX_SPEED_KMH",
     "MIN_ALTITUDE_M",
+    "POINT_KEYS",
+    "POINT_SYNTAX",
     "WORLD_ATLAS_VERSION",
     "CellSet",
     "Country",
@@ -120,8 +133,10 @@ __all__ = [
     "cells_to_latlng",
     "cells_to_polygons",
     "cells_to_str",
+    "check_label",
     "check_region_extent",
     "check_ring",
+    "check_unique_names",
     "check_valid_polygon",
     "fold_name",
     "geodesic_area_km2",
@@ -137,6 +152,9 @@ __all__ = [
     "normalized_polygon",
     "parse_cell",
     "parse_cells",
+    "parse_cells_at_resolution",
+    "parse_ground_point",
+    "parse_ground_points",
     "parse_terminal",
     "parse_terminals",
     "polygonal",
@@ -154,5 +172,6 @@ __all__ = [
     "split_at_antimeridian",
     "terminal_set",
     "unwrapped_polygon",
+    "validate_ground_point",
     "world_atlas_install_command",
 ]

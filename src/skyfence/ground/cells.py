@@ -367,9 +367,11 @@ def cell_set(cells: ArrayLike, *, region_code: ArrayLike | None = None,
         if np.any(res_all != res_all[0]):
             raise RegionError("a cell set needs cells of one H3 resolution, got "
                               f"{sorted(set(res_all.tolist()))}", "cells")
-        bad = [int(c) for c in arr[:1] if not h3i.is_valid_cell(int(c))]
-        if bad:
-            raise RegionError(f"not a valid H3 cell: {bad[0]:#x}", "cells")
+        valid = np.fromiter((h3i.is_valid_cell(int(c)) for c in arr), dtype=bool,
+                            count=arr.size)
+        if not valid.all():
+            i = int(np.argmin(valid))
+            raise RegionError(f"not a valid H3 cell: {int(arr[i]):#x}", f"cells[{i}]")
         res = int(res_all[0])
     code = np.zeros(arr.size, np.int32) if region_code is None \
         else np.asarray(region_code, dtype=np.int32).ravel()

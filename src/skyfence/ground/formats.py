@@ -39,8 +39,14 @@ __all__ = [
 
 
 
-def _geojson_polygons(geom: Any, where: str) -> list[Polygon]:
+#: Deepest GeometryCollection nesting accepted (RFC 7946 advises against nesting at all).
+_MAX_NESTING = 16
+
+
+def _geojson_polygons(geom: Any, where: str, depth: int = 0) -> list[Polygon]:
     """Validated shapely polygons (unnormalised) from a GeoJSON geometry object."""
+    if depth > _MAX_NESTING:
+        raise RegionError(f"GeometryCollections nested deeper than {_MAX_NESTING}", where)
     if geom is None:
         raise RegionError("feature has no geometry (null)", where)
     if not isinstance(geom, dict) or "type" not in geom:
@@ -52,7 +58,7 @@ def _geojson_polygons(geom: Any, where: str) -> list[Polygon]:
             raise RegionError("GeometryCollection needs a 'geometries' list", where)
         out: list[Polygon] = []
         for i, g in enumerate(members):
-            out.extend(_geojson_polygons(g, f"{where}.geometries[{i}]"))
+            out.extend(_geojson_polygons(g, f"{where}.geometries[{i}]", depth + 1))
         return out
     if gtype not in ("Polygon", "MultiPolygon"):
         if gtype in ("Point", "MultiPoint", "LineString", "MultiLineString"):

@@ -23,6 +23,7 @@ __all__ = [
     "cells_to_str",
     "parse_cell",
     "parse_cells",
+    "parse_cells_at_resolution",
 ]
 
 _MAX_U64 = 2 ** 64
@@ -84,6 +85,36 @@ def parse_cells(values: Iterable[Any], where: str | None = None, *,
                           f"is resolution {int(res[i])}" +
                           (f", expected {want}" if resolution is not None else ""), where)
     return np.unique(raw), want
+
+
+def parse_cells_at_resolution(values: Iterable[Any], resolution: int,
+                              where: str | None = None) -> np.ndarray:
+    """Validated H3 cells at ``resolution`` or coarser -> sorted unique uint64 at ``resolution``.
+
+    Coarser cells are expanded to their children (a res-4 cell is 7 res-5 cells); a finer
+    cell is refused with its parent named, since service is decided per cell of
+    ``resolution``. Errors name the entry (``where[i]``).
+
+    >>> parse_cells_at_resolution(["841e6c3ffffffff"], 5).size
+    7
+    """
+    if isinstance(values, (str, bytes)):
+        values = [values]
+    label = where or "cells"
+    out: list[np.ndarray] = []
+    for i, v in enumerate(values):
+        c = parse_cell(v, f"{label}[{i}]")
+        res = int(cell_resolution(np.array([c], dtype=np.uint64))[0])
+        if res > resolution:
+            parent = h3i.int_to_str(h3i.cell_to_parent(c, resolution))
+            raise RegionError(f"H3 cell {h3i.int_to_str(c)} has resolution {res}; cells here "
+                              f"are resolution {resolution}: give the res-{resolution} parent "
+                              f"{parent}", f"{label}[{i}]")
+        kids = [c] if res == resolution else h3i.cell_to_children(c, resolution)
+        out.append(np.asarray(kids, dtype=np.uint64))
+    if not out:
+        raise RegionError("empty cell list", where)
+    return np.unique(np.concatenate(out))
 
 
 def as_cells(cells: ArrayLike) -> np.ndarray:

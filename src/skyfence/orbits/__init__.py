@@ -14,7 +14,7 @@ from .celestrak import fetch_group
 from .constellation import Constellation, ValidationReport
 from .elements import load_elements, write_tle
 from .propagate import Ephemeris, iter_ephemeris, propagate, require_accelerated
-from .recover import recover_shells
+from .recover import recover_planes, recover_shells
 from .shells import PRESETS, WalkerShell, preset, preset_names, walker_constellation
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "preset",
     "preset_names",
     "propagate",
+    "recover_planes",
     "recover_shells",
     "require_accelerated",
     "walker_constellation",

@@ -17,7 +17,6 @@ Typical use on coverage::
 
 from __future__ import annotations
 
-from ._regions import CatalogueResolver, catalogue_resolver, check_region_name
 from .diff import PolicyDiff, RuleChange, diff_policies, rule_changes
 from .io import (
     DecisionSpec,
@@ -30,6 +29,7 @@ from .io import (
     load_policy_file,
     loads_policy,
 )
+from .regions import CatalogueResolver, catalogue_resolver, check_region_name
 from .rules import (
     BLOCKED,
     CODE_BLOCKED_AREA,
