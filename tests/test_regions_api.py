@@ -15,11 +15,12 @@ from skyfence.ground import (
     formats,
     geometry,
     h3index,
+    membership,
     regions,
     terminals,
 )
 
-MODULES = [geometry, formats, catalogue, disputed, h3index, cells, terminals]
+MODULES = [geometry, formats, catalogue, disputed, h3index, cells, membership, terminals]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

@@ -8,6 +8,7 @@ One module per job:
 - `disputed`: built-in disputed areas (Crimea, Sevastopol) and `resolve_region`;
 - `h3index`: the H3 cell parser (`parse_cell`, `parse_cells`) and index helpers;
 - `cells`: H3 cell sets of regions, the global land set, `CellSet` arrays for kernels;
+- `membership`: which territories a cell holds (land shares, 12-nautical-mile sea);
 - `terminals`: named user terminals mapped to their resolution-5 cell.
 
 Everything public is importable from ``skyfence.ground`` itself.
@@ -67,6 +68,7 @@ from .geometry import (
     check_ring,
     check_valid_polygon,
     geodesic_area_km2,
+    geodesic_areas_km2,
     normalize_lonlat,
     normalized_polygon,
     polygonal,
@@ -77,6 +79,14 @@ from .geometry import (
     unwrapped_polygon,
 )
 from .h3index import as_cells, parse_cell, parse_cells, parse_cells_at_resolution
+from .membership import (
+    TERRITORIAL_SEA_KM,
+    TerritoryShares,
+    cell_sample_points,
+    coast_samples,
+    territory_shares,
+    territory_shares_cache_path,
+)
 from .terminals import (
     MAX_ALTITUDE_M,
     MAX_NAME_CHARS,
@@ -113,6 +123,7 @@ __all__ = [
     "MIN_ALTITUDE_M",
     "POINT_KEYS",
     "POINT_SYNTAX",
+    "TERRITORIAL_SEA_KM",
     "WORLD_ATLAS_VERSION",
     "CellSet",
     "Country",
@@ -121,6 +132,7 @@ __all__ = [
     "Region",
     "Terminal",
     "TerminalSet",
+    "TerritoryShares",
     "all_cells",
     "as_cells",
     "buffer_km",
@@ -128,6 +140,7 @@ __all__ = [
     "cache_dir",
     "cell_areas_km2",
     "cell_resolution",
+    "cell_sample_points",
     "cell_set",
     "cells_to_geometry",
     "cells_to_latlng",
@@ -138,8 +151,10 @@ __all__ = [
     "check_ring",
     "check_unique_names",
     "check_valid_polygon",
+    "coast_samples",
     "fold_name",
     "geodesic_area_km2",
+    "geodesic_areas_km2",
     "get_catalogue",
     "land_cache_path",
     "land_cell_set",
@@ -171,6 +186,8 @@ __all__ = [
     "resolve_region",
     "split_at_antimeridian",
     "terminal_set",
+    "territory_shares",
+    "territory_shares_cache_path",
     "unwrapped_polygon",
     "validate_ground_point",
     "world_atlas_install_command",

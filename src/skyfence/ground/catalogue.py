@@ -201,6 +201,11 @@ class CountryCatalogue:
         return self.info.package_version
 
     @property
+    def geometries(self) -> np.ndarray:
+        """One (Multi)Polygon per country, lon/lat degrees, in file order (object array)."""
+        return self._geoms
+
+    @property
     def names(self) -> list[str]:
         """Country names (Natural Earth ``NAME``), in file order."""
         return [c.name for c in self.countries]

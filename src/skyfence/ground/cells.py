@@ -141,22 +141,61 @@ def _great_circle_ring(latlng_deg: np.ndarray, max_step_deg: float) -> np.ndarra
     return ring
 
 
+def _polygon_slow(cell: int, max_step_deg: float) -> shapely.Geometry:
+    b = np.asarray(h3i.cell_to_boundary(int(cell)))
+    ring = _great_circle_ring(np.vstack([b, b[:1]]), max_step_deg)[:, ::-1]
+    planar = unwrapped_polygon(ring, [], None)
+    return split_at_antimeridian(planar) if (planar.bounds[0] < -180.0
+                                             or planar.bounds[2] > 180.0) else planar
+
+
 def cells_to_polygons(cells: ArrayLike, max_step_deg: float = 0.25) -> np.ndarray:
     """One shapely (Multi)Polygon per cell, lon/lat degrees, cut at the antimeridian.
 
     For GeoJSON, maps and areas: H3 cell edges are great-circle arcs, so each edge is
     densified along its great circle (steps of at most ``max_step_deg``); a cell that
     straddles 180 deg becomes a two-part MultiPolygon, and a cell over a pole a cap closed
-    through the pole.
+    through the pole. Cells whose edges are all shorter than ``max_step_deg`` (every cell at
+    resolution 4 and finer with the default) and that touch neither the antimeridian nor a
+    pole are built in one vectorised call.
     """
     flat = np.ravel(as_cells(cells))
-    out = np.empty(flat.size, dtype=object)
+    n = flat.size
+    out = np.empty(n, dtype=object)
+    if n == 0:
+        return out
+    ll = np.empty((n, 10, 2))
+    count = np.empty(n, np.int64)
     for i, c in enumerate(flat):
-        b = np.asarray(h3i.cell_to_boundary(int(c)))
-        ring = _great_circle_ring(np.vstack([b, b[:1]]), max_step_deg)[:, ::-1]
-        planar = unwrapped_polygon(ring, [], None)
-        out[i] = split_at_antimeridian(planar) if (planar.bounds[0] < -180.0
-                                                    or planar.bounds[2] > 180.0) else planar
+        b = h3i.cell_to_boundary(int(c))
+        count[i] = len(b)
+        ll[i, :len(b)] = b
+        ll[i, len(b):] = b[0]
+    lat, lon = np.radians(ll[..., 0]), np.radians(ll[..., 1])
+    v = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=-1)
+    nxt = np.roll(v, -1, axis=1)
+    # Closing edge of each ring: last real vertex back to the first (padding repeats it).
+    rows = np.arange(n)
+    nxt[rows, count - 1] = v[rows, 0]
+    cosang = np.clip(np.einsum("ijk,ijk->ij", v, nxt), -1.0, 1.0)
+    longest = np.degrees(np.arccos(cosang)).max(axis=1)
+    dlon = (np.diff(np.concatenate([ll[..., 1], ll[:, :1, 1]], axis=1), axis=1) + 180.0) \
+        % 360.0 - 180.0
+    span = np.abs(np.cumsum(dlon, axis=1)).max(axis=1)
+    unwrapped = ll[:, :1, 1] + np.concatenate([np.zeros((n, 1)), np.cumsum(dlon[:, :-1], axis=1)],
+                                              axis=1)
+    fast = ((longest <= max_step_deg) & (np.abs(ll[..., 0]).max(axis=1) < 89.0)
+            & (unwrapped.min(axis=1) >= -180.0) & (unwrapped.max(axis=1) <= 180.0)
+            & (span < 180.0))
+    idx = np.flatnonzero(fast)
+    if idx.size:
+        m = count[idx]
+        take = np.concatenate([np.arange(k) for k in m])
+        owner = np.repeat(np.arange(idx.size), m)
+        coords = np.column_stack([unwrapped[idx[owner], take], ll[idx[owner], take, 0]])
+        out[idx] = shapely.polygons(shapely.linearrings(coords, indices=owner))
+    for i in np.flatnonzero(~fast):
+        out[i] = _polygon_slow(int(flat[i]), max_step_deg)
     return out
 
 

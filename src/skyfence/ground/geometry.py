@@ -55,6 +55,7 @@ __all__ = [
     "check_ring",
     "check_valid_polygon",
     "geodesic_area_km2",
+    "geodesic_areas_km2",
     "normalize_lonlat",
     "normalized_polygon",
     "polygonal",
@@ -230,6 +231,42 @@ def geodesic_area_km2(geometry: BaseGeometry) -> float:
         for ring in poly.interiors:
             total -= _ring_area_km2(np.asarray(ring.coords))
     return float(total)
+
+
+def geodesic_areas_km2(geometries: ArrayLike) -> np.ndarray:
+    """Areas (km^2) of an array of lon/lat geometries on the WGS-84 ellipsoid, vectorised.
+
+    The same integration as `geodesic_area_km2` (edges straight in lon/lat), over every
+    polygon of each geometry; points, lines and empty geometries count 0. Returns float64
+    of the input's shape.
+    """
+    geoms = np.asarray(geometries, dtype=object)
+    flat = geoms.ravel()
+    out = np.zeros(flat.size)
+    if flat.size == 0:
+        return out.reshape(geoms.shape)
+    parts, owner = shapely.get_parts(flat, return_index=True)
+    sub, sub_owner = shapely.get_parts(parts, return_index=True)  # collections of multis
+    owner = owner[sub_owner]
+    keep = shapely.get_type_id(sub) == 3  # Polygon
+    polys, owner = sub[keep], owner[keep]
+    if polys.size == 0:
+        return out.reshape(geoms.shape)
+    rings, ring_poly = shapely.get_rings(polys, return_index=True)
+    is_exterior = np.r_[True, ring_poly[1:] != ring_poly[:-1]]
+    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+    lon = np.radians(xy[:, 0])
+    beta = np.arcsin(_authalic_sin(xy[:, 1]))
+    same = ring_of[1:] == ring_of[:-1]
+    dlon = np.diff(lon)[same]
+    dbeta = np.diff(beta)[same]
+    mid = 0.5 * (beta[1:] + beta[:-1])[same]
+    term = dlon * np.sin(mid) * np.sinc(dbeta / (2.0 * np.pi))
+    ring_area = np.abs(np.bincount(ring_of[1:][same], weights=term, minlength=rings.size))
+    ring_area *= AUTHALIC_RADIUS_KM ** 2
+    signed = np.where(is_exterior, ring_area, -ring_area)
+    out += np.bincount(owner[ring_poly], weights=signed, minlength=flat.size)
+    return np.maximum(out, 0.0).reshape(geoms.shape)
 
 
 def _radii_km(lat0_deg: float) -> tuple[float, float]:
