@@ -65,9 +65,10 @@ def test_load_csv(tmp_path):
 
 @pytest.mark.parametrize("body, pattern", [
     ("name,lat\nX,1\n", r"t\.csv:1: missing column\(s\) lon_deg"),
-    ("name,lat,lon\nX,1,2\nY,north,3\n", r"t\.csv:3: lat 'north' is not a number"),
+    ("name,lat,lon\nX,1,2\nY,north,3\n", r"t\.csv:3: lat_deg 'north' is not a number"),
     ("name,lat,lon\nX,95,2\n", r"t\.csv:2: latitude 95 is outside"),
-    ("name,lat,lon\nX,1,2\nX,3,4\n", r"t\.csv: duplicate terminal name 'X'"),
+    ("name,lat,lon\nX,1,2\nX,3,4\n", r"t\.csv:3: terminal 'X' appears again without a "
+                                      r"time \(first at .*t\.csv:2\)"),
     ("name,lat,lon\nX,1\n", r"t\.csv:2: expected 3 fields, got 2"),
     ("name,lat,lon\n", r"t\.csv: no terminals"),
     ("", r"empty CSV"),

@@ -9,7 +9,8 @@ One module per job:
 - `h3index`: the H3 cell parser (`parse_cell`, `parse_cells`) and index helpers;
 - `cells`: H3 cell sets of regions, the global land set, `CellSet` arrays for kernels;
 - `membership`: which territories a cell holds (land shares, 12-nautical-mile sea);
-- `terminals`: named user terminals mapped to their resolution-5 cell.
+- `terminals`: user terminals (identity, registration, tracks) and the ground-point syntax;
+- `terminal_files`: terminal files (CSV, GeoJSON, Parquet) with file:line errors.
 
 Everything public is importable from ``skyfence.ground`` itself.
 """
@@ -69,6 +70,7 @@ from .geometry import (
     check_valid_polygon,
     geodesic_area_km2,
     geodesic_areas_km2,
+    geodesic_distance_km,
     normalize_lonlat,
     normalized_polygon,
     polygonal,
@@ -87,6 +89,16 @@ from .membership import (
     territory_shares,
     territory_shares_cache_path,
 )
+from .terminal_files import (
+    MAX_TERMINAL_FILE_BYTES,
+    TERMINAL_COLUMNS,
+    load_terminals,
+    load_terminals_csv,
+    load_terminals_geojson,
+    load_terminals_parquet,
+    terminals_to_frame,
+    write_terminals,
+)
 from .terminals import (
     MAX_ALTITUDE_M,
     MAX_NAME_CHARS,
@@ -96,9 +108,11 @@ from .terminals import (
     POINT_SYNTAX,
     Terminal,
     TerminalSet,
+    TerminalState,
+    Track,
     check_label,
     check_unique_names,
-    load_terminals_csv,
+    parse_flag,
     parse_ground_point,
     parse_ground_points,
     parse_terminal,
@@ -120,9 +134,11 @@ __all__ = [
     "MAX_NAME_CHARS",
     "MAX_REGION_FILE_BYTES",
     "MAX_SPEED_KMH",
+    "MAX_TERMINAL_FILE_BYTES",
     "MIN_ALTITUDE_M",
     "POINT_KEYS",
     "POINT_SYNTAX",
+    "TERMINAL_COLUMNS",
     "TERRITORIAL_SEA_KM",
     "WORLD_ATLAS_VERSION",
     "CellSet",
@@ -132,7 +148,9 @@ __all__ = [
     "Region",
     "Terminal",
     "TerminalSet",
+    "TerminalState",
     "TerritoryShares",
+    "Track",
     "all_cells",
     "as_cells",
     "buffer_km",
@@ -155,6 +173,7 @@ __all__ = [
     "fold_name",
     "geodesic_area_km2",
     "geodesic_areas_km2",
+    "geodesic_distance_km",
     "get_catalogue",
     "land_cache_path",
     "land_cell_set",
@@ -162,12 +181,16 @@ __all__ = [
     "latlng_to_cells",
     "load_catalogue",
     "load_region",
+    "load_terminals",
     "load_terminals_csv",
+    "load_terminals_geojson",
+    "load_terminals_parquet",
     "normalize_lonlat",
     "normalized_polygon",
     "parse_cell",
     "parse_cells",
     "parse_cells_at_resolution",
+    "parse_flag",
     "parse_ground_point",
     "parse_ground_points",
     "parse_terminal",
@@ -186,9 +209,11 @@ __all__ = [
     "resolve_region",
     "split_at_antimeridian",
     "terminal_set",
+    "terminals_to_frame",
     "territory_shares",
     "territory_shares_cache_path",
     "unwrapped_polygon",
     "validate_ground_point",
     "world_atlas_install_command",
+    "write_terminals",
 ]
