@@ -9,6 +9,7 @@ import pytest
 
 import skyfence.ground as ground
 from skyfence.ground import (
+    admin1,
     catalogue,
     cells,
     disputed,
@@ -17,10 +18,13 @@ from skyfence.ground import (
     h3index,
     membership,
     regions,
+    terminal_files,
     terminals,
+    topojson,
 )
 
-MODULES = [geometry, formats, catalogue, disputed, h3index, cells, membership, terminals]
+MODULES = [geometry, formats, catalogue, disputed, admin1, topojson, h3index, cells, membership,
+           terminals, terminal_files]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

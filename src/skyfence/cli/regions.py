@@ -17,6 +17,7 @@ from ..ground import (
     DEFAULT_EDITION,
     EDITIONS,
     cells_to_str,
+    get_admin1_catalogue,
     get_catalogue,
     region_cells,
     resolve_region,
@@ -33,8 +34,9 @@ app = typer.Typer(
 _EDITION_HELP = (f"Boundary edition: {' or '.join(EDITIONS)} (deu = Natural Earth 5.1.1, German "
                  "point of view, Crimea in Ukraine; default = Natural Earth 4.1.0 de facto, "
                  "Crimea in Russia).")
-_SOURCE_HELP = ("Country name or ISO code (Ukraine, UA, UKR), built-in area (Crimea, Sevastopol) "
-                "or a .geojson / .json / .wkt / .csv file.")
+_SOURCE_HELP = ("Country name or ISO code (Ukraine, UA, UKR), built-in area (Crimea, Sevastopol), "
+                "sub-national region (Kherson; 'Punjab, Pakistan') or a .geojson / .json / .wkt "
+                "/ .csv file.")
 
 
 def _edition(edition: str) -> str:
@@ -79,8 +81,14 @@ def list_cmd(
     match: Annotated[str | None, typer.Option(
         "--match", help="Only names or codes containing this text (case-insensitive).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="Output: text or json.")] = "text",
+    subdivisions: Annotated[str | None, typer.Option(
+        "--subdivisions", help="List the sub-national (admin-1) regions of this country "
+        "instead (Natural Earth admin-1: oblasts, states, provinces).")] = None,
 ) -> None:
     """List the countries of a boundary edition (and the built-in disputed areas)."""
+    if subdivisions is not None:
+        _list_subdivisions(subdivisions, match, _format(fmt))
+        return
     catalogue = get_catalogue(_edition(edition))
     countries = catalogue.search(match) if match else list(catalogue)
     builtins = [k for k in BUILTIN_REGIONS if not match or match.lower() in k.lower()]
@@ -102,6 +110,23 @@ def list_cmd(
         typer.echo("built-in areas:")
         for k in builtins:
             typer.echo(f"  {k}: {BUILTIN_REGIONS[k]}")
+
+
+def _list_subdivisions(country: str, match: str | None, fmt: str) -> None:
+    admin1 = get_admin1_catalogue()
+    name = get_catalogue(DEFAULT_EDITION).country(country).name
+    subs = admin1.of_country(country)
+    if match:
+        subs = [s for s in subs if s in admin1.search(match)]
+    if fmt == "json":
+        typer.echo(json.dumps({
+            "edition": admin1.info.description, "country": name,
+            "subdivisions": [{"name": s.name, "hasc": s.hasc, "label": s.label} for s in subs],
+        }, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"{admin1.info.description}: {len(subs)} subdivisions of {name}")
+    for s in sorted(subs, key=lambda s: s.name):
+        typer.echo(f"  {s.name:<32} {s.hasc or '-'}")
 
 
 @app.command("show")

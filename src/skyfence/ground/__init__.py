@@ -6,6 +6,8 @@ One module per job:
 - `formats`: GeoJSON, WKT and H3 cell-list files (file:line errors);
 - `catalogue`: Natural Earth editions, `CountryCatalogue` (look-up, point location);
 - `disputed`: built-in disputed areas (Crimea, Sevastopol) and `resolve_region`;
+- `admin1`: sub-national regions (Natural Earth admin-1: oblasts, states, provinces);
+- `topojson`: TopoJSON topologies (the npm packages' format) decoded;
 - `h3index`: the H3 cell parser (`parse_cell`, `parse_cells`) and index helpers;
 - `cells`: H3 cell sets of regions, the global land set, `CellSet` arrays for kernels;
 - `membership`: which territories a cell holds (land shares, 12-nautical-mile sea);
@@ -18,6 +20,16 @@ Everything public is importable from ``skyfence.ground`` itself.
 from __future__ import annotations
 
 from ._cache import cache_dir
+from .admin1 import (
+    ADMIN1_PACKAGE,
+    ADMIN1_VERSION,
+    Admin1Catalogue,
+    Admin1Info,
+    Subdivision,
+    admin1_data_dir,
+    admin1_install_command,
+    get_admin1_catalogue,
+)
 from .catalogue import (
     DEFAULT_EDITION,
     EDITIONS,
@@ -120,8 +132,11 @@ from .terminals import (
     terminal_set,
     validate_ground_point,
 )
+from .topojson import decode_topojson
 
 __all__ = [
+    "ADMIN1_PACKAGE",
+    "ADMIN1_VERSION",
     "AUTHALIC_RADIUS_KM",
     "BUILTIN_REGIONS",
     "DEFAULT_EDITION",
@@ -141,16 +156,21 @@ __all__ = [
     "TERMINAL_COLUMNS",
     "TERRITORIAL_SEA_KM",
     "WORLD_ATLAS_VERSION",
+    "Admin1Catalogue",
+    "Admin1Info",
     "CellSet",
     "Country",
     "CountryCatalogue",
     "EditionInfo",
     "Region",
+    "Subdivision",
     "Terminal",
     "TerminalSet",
     "TerminalState",
     "TerritoryShares",
     "Track",
+    "admin1_data_dir",
+    "admin1_install_command",
     "all_cells",
     "as_cells",
     "buffer_km",
@@ -170,10 +190,12 @@ __all__ = [
     "check_unique_names",
     "check_valid_polygon",
     "coast_samples",
+    "decode_topojson",
     "fold_name",
     "geodesic_area_km2",
     "geodesic_areas_km2",
     "geodesic_distance_km",
+    "get_admin1_catalogue",
     "get_catalogue",
     "land_cache_path",
     "land_cell_set",

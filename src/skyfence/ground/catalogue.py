@@ -47,9 +47,8 @@ from .geometry import (
     Region,
     polygonal,
     repair_polygon,
-    split_at_antimeridian,
-    unwrapped_polygon,
 )
+from .topojson import decode_topojson
 
 __all__ = [
     "DEFAULT_EDITION",
@@ -447,47 +446,6 @@ def _world_atlas_dir() -> Path | None:
     return None
 
 
-def _topojson_ring(arcs: list[np.ndarray], idx: Sequence[int]) -> np.ndarray:
-    parts = []
-    for k, i in enumerate(idx):
-        c = arcs[i] if i >= 0 else arcs[~i][::-1]
-        parts.append(c if k == 0 else c[1:])
-    return np.concatenate(parts)
-
-
-def _decode_topojson(obj: dict[str, Any], name: str) -> list[tuple[dict[str, Any], BaseGeometry]]:
-    """Features of a quantised, delta-encoded TopoJSON object as shapely geometries."""
-    (sx, sy), (tx, ty) = obj["transform"]["scale"], obj["transform"]["translate"]
-    arcs = []
-    for a in obj["arcs"]:
-        q = np.cumsum(np.asarray(a, dtype=np.int64), axis=0)
-        arcs.append(np.column_stack([q[:, 0] * sx + tx, q[:, 1] * sy + ty]))
-    out = []
-    for g in obj["objects"][name]["geometries"]:
-        if g["type"] == "Polygon":
-            polys = [g["arcs"]]
-        elif g["type"] == "MultiPolygon":
-            polys = g["arcs"]
-        else:
-            continue
-        shapes = []
-        for p in polys:
-            rings = [_topojson_ring(arcs, r) for r in p]
-            # Quantisation collapses a few tiny islands to fewer than 4 points: drop them.
-            if len(rings[0]) < 4:
-                continue
-            # world-atlas stitches polygons across the antimeridian (d3 spherical rings, and
-            # Antarctica round the pole): unwrap, repair quantisation defects, cut at 180.
-            planar = unwrapped_polygon(rings[0], [h for h in rings[1:] if len(h) >= 4], name)
-            shapes.extend(shapely.get_parts(repair_polygon(planar)))
-        if shapes:
-            props = dict(g.get("properties") or {})
-            props["id"] = g.get("id")
-            merged = repair_polygon(MultiPolygon(shapes))
-            out.append((props, repair_polygon(split_at_antimeridian(merged))))
-    return out
-
-
 def _load_default(use_cache: bool) -> CountryCatalogue:
     base = _world_atlas_dir()
     if base is None:
@@ -514,7 +472,7 @@ def _load_default(use_cache: bool) -> CountryCatalogue:
     if cached is None:
         try:
             obj = json.loads(path.read_text(encoding="utf-8"))
-            feats = _decode_topojson(obj, "countries")
+            feats = decode_topojson(obj, "countries")
         except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise OfflineError(f"cannot read {path}: {exc}") from None
         meta = [p for p, _ in feats]

@@ -19,7 +19,7 @@ from pathlib import Path
 import shapely
 from shapely.geometry import Polygon
 
-from ..errors import RegionError
+from ..errors import OfflineError, RegionError
 from .catalogue import DEFAULT_EDITION, fold_name, get_catalogue
 from .formats import load_region
 from .geometry import Region, polygonal
@@ -96,10 +96,14 @@ def builtin_region(name: str) -> Region:
                       f"{', '.join(BUILTIN_REGIONS)}", "region")
 
 
-def resolve_region(source: str | Path, *, edition: str = DEFAULT_EDITION) -> Region:
-    """A region from a file path, a built-in name (Crimea, Sevastopol) or a country name/code.
+def resolve_region(source: str | Path, *, edition: str = DEFAULT_EDITION,
+                   admin1: bool = True) -> Region:
+    """A region from a file, a built-in area, a country or a sub-national (admin-1) region.
 
-    Unknown names raise `RegionError` with close matches from the catalogue and built-ins.
+    Resolution order: a ``.geojson`` / ``.json`` / ``.wkt`` / ``.csv`` path; a built-in
+    area (Crimea, Sevastopol); a country name or code of the edition; with ``admin1``, an
+    admin-1 subdivision ("Kherson", "Punjab, Pakistan", see `skyfence.ground.admin1`), when
+    its data are installed. Unknown names raise `RegionError` with close matches.
 
     >>> resolve_region("crimea").name, resolve_region("UA").name
     ('Crimea', 'Ukraine')
@@ -115,6 +119,12 @@ def resolve_region(source: str | Path, *, edition: str = DEFAULT_EDITION) -> Reg
     if fold_name(text) in {fold_name(k) for k in BUILTIN_REGIONS}:
         return builtin_region(text)
     catalogue = get_catalogue(edition)
+    if text in catalogue:
+        return catalogue.get(text)
+    if admin1:
+        sub = _admin1_region(text)
+        if sub is not None:
+            return sub
     try:
         return catalogue.get(text)
     except RegionError as exc:
@@ -125,3 +135,18 @@ def resolve_region(source: str | Path, *, edition: str = DEFAULT_EDITION) -> Reg
             raise RegionError(f"{exc.message}; built-in regions: {', '.join(names)}",
                               exc.where) from None
         raise
+
+
+def _admin1_region(text: str) -> Region | None:
+    """An admin-1 region by name, None when unknown or the data are not installed.
+
+    Ambiguous names raise `RegionError` listing the choices.
+    """
+    from .admin1 import get_admin1_catalogue
+
+    try:
+        cat = get_admin1_catalogue()
+    except OfflineError:
+        return None
+    i = cat.find(text)
+    return cat.get(text) if i is not None else None

@@ -412,7 +412,14 @@ def _position(coords: Any, where: str) -> tuple[float, float, float | None]:
 
 
 def load_terminals(path: str | Path) -> list[Terminal]:
-    """Terminals from a ``.csv``, ``.geojson`` / ``.json`` or ``.parquet`` file (by suffix)."""
+    """Terminals from a ``.csv``, ``.geojson`` / ``.json`` or ``.parquet`` file (by suffix).
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = p.write_text("id,lat_deg,lon_deg,registered\\nUT-1,50.45,30.52,yes\\n")
+    >>> [(t.name, t.registered) for t in load_terminals(p)]
+    [('UT-1', True)]
+    """
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix == ".csv":
