@@ -53,7 +53,6 @@ import h3.api.basic_int as h3i
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike
-from scipy.spatial import cKDTree
 
 from ..earth import geodetic_to_itrs
 from ..errors import InputError, RegionError
@@ -316,10 +315,13 @@ class _CoastIndex:
         lat, lon, terr = _coast_samples(catalogue, _COAST_STEP_DEG)
         self.territory = terr
         self.xyz = geodetic_to_itrs(lat, lon, 0.0)
-        self._tree: cKDTree | None = None
+        self._tree: Any = None
 
-    def tree(self) -> cKDTree:
+    def tree(self) -> Any:
+        """The k-d tree of the samples (scipy's cKDTree, built on first use)."""
         if self._tree is None:
+            from scipy.spatial import cKDTree
+
             self._tree = cKDTree(self.xyz, balanced_tree=False, compact_nodes=False)
         return self._tree
 
