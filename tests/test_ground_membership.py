@@ -204,3 +204,87 @@ def test_bad_parameters():
         territory_shares(9)
     none = territory_shares(cells=[_cell(24.47, 118.22)], territorial_sea_km=0)
     assert all(r["sea_share"] == 0 for r in none.touching(_cell(24.47, 118.22)))
+
+
+# ---- any region: built-in areas, drawn polygons, admin-1 ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def crimea_shares():
+    from skyfence.ground import builtin_region, region_shares
+
+    return region_shares(builtin_region("Crimea"))
+
+
+@pytest.mark.parametrize("name, lat, lon, touches", [
+    ("Kerch", 45.36, 36.47, True),
+    ("Sevastopol", 44.616, 33.525, True),
+    ("Yevpatoria", 45.19, 33.37, True),
+    ("15 km off the south coast", 44.30, 34.30, True),
+    ("40 km off the south coast", 44.05, 34.30, False),
+    ("Kherson city", 46.64, 32.62, False),
+    ("Skadovsk, across Karkinit Bay", 46.11, 32.91, False),
+])
+def test_crimea_coast_cells_follow_crimea(crimea_shares, name, lat, lon, touches):
+    land, sea = crimea_shares.share([_cell(lat, lon)])
+    assert bool(land[0] + sea[0] > 0) == touches, name
+
+
+def test_region_sea_stops_at_the_equidistance_line(crimea_shares):
+    """In Karkinit Bay a point belongs to Crimea's sea only when Crimea's coast is nearer
+    than the Kherson coast (geographiclib distances to both outlines)."""
+    from skyfence.ground import builtin_region, region_shares
+
+    crimea = builtin_region("Crimea")
+    ukraine = DEU.geometry("Ukraine")
+    rest = shapely.difference(ukraine, shapely.buffer(crimea.geometry, 1e-6))
+    checked = 0
+    outcomes = []
+    for lat, lon in [(45.95, 33.0), (46.0, 33.2), (45.9, 32.7), (45.85, 33.45), (46.05, 33.35),
+                     (45.92, 33.1), (45.75, 33.0), (45.88, 33.25), (45.7, 32.8)]:
+        assert DEU.locate(lat, lon) is None
+        d = {}
+        for key, geom in (("crimea", crimea.geometry), ("rest", rest)):
+            box = shapely.box(lon - 0.5, lat - 0.4, lon + 0.5, lat + 0.4)
+            line = shapely.segmentize(shapely.intersection(shapely.boundary(geom), box), 0.002)
+            d[key] = min(Geodesic.WGS84.Inverse(lat, lon, y, x, Geodesic.DISTANCE)["s12"]
+                         for x, y in shapely.get_coordinates(line)) / 1000.0
+        if abs(d["crimea"] - d["rest"]) < 0.5 or abs(min(d.values()) - TERRITORIAL_SEA_KM) < 0.5:
+            continue
+        c = _cell(lat, lon, 10)  # a tiny cell: one point
+        sea = region_shares(crimea, cells=[c]).share([c])[1][0]
+        expect = d["crimea"] < d["rest"] and d["crimea"] < TERRITORIAL_SEA_KM
+        assert (sea > 0.99) == expect and (sea < 0.01) == (not expect), (lat, lon, d)
+        outcomes.append(expect)
+        checked += 1
+    # Both outcomes occur, including a point 16 km from Crimea but nearer the Kherson coast.
+    assert checked >= 7 and any(outcomes) and not all(outcomes)
+
+
+def test_region_shares_of_a_country_match_the_territory_table():
+    from skyfence.ground import region_shares
+
+    taiwan = region_shares(DEU.get("Taiwan"))
+    sample = taiwan.cells[:: max(1, taiwan.cells.size // 40)]
+    table = territory_shares(cells=sample)
+    k = table.territory_index("Taiwan")
+    for c in sample:
+        rows = {r["territory"]: r for r in table.touching(c)}
+        land, sea = taiwan.share([c])
+        assert land[0] == pytest.approx(rows["Taiwan"]["land_share"] if "Taiwan" in rows
+                                        else 0.0, abs=1e-9)
+        assert sea[0] == pytest.approx(rows["Taiwan"]["sea_share"] if "Taiwan" in rows
+                                       else 0.0, abs=1e-9)
+    assert k >= 0
+
+
+def test_explicit_cell_regions_keep_their_cells():
+    from skyfence.ground import region_from_cells, region_shares
+
+    cells = [h3.latlng_to_cell(50.0, 36.0, 5), h3.latlng_to_cell(50.1, 36.3, 5)]
+    shares = region_shares(region_from_cells(cells, "blocked"))
+    assert shares.explicit and sorted(shares.cells.tolist()) == sorted(
+        h3.str_to_int(c) for c in cells)
+    assert shares.land_share.tolist() == [1.0, 1.0] and shares.sea_share.tolist() == [0, 0]
+    with pytest.raises(InputError, match=r"resolution must be in \[0, 7\]"):
+        region_shares(DEU.get("Taiwan"), 9)

@@ -94,10 +94,13 @@ from .geometry import (
 )
 from .h3index import as_cells, parse_cell, parse_cells, parse_cells_at_resolution
 from .membership import (
+    MAX_REGION_SHARES_RESOLUTION,
     TERRITORIAL_SEA_KM,
+    RegionShares,
     TerritoryShares,
     cell_sample_points,
     coast_samples,
+    region_shares,
     territory_shares,
     territory_shares_cache_path,
 )
@@ -148,6 +151,7 @@ __all__ = [
     "MAX_LAND_RESOLUTION",
     "MAX_NAME_CHARS",
     "MAX_REGION_FILE_BYTES",
+    "MAX_REGION_SHARES_RESOLUTION",
     "MAX_SPEED_KMH",
     "MAX_TERMINAL_FILE_BYTES",
     "MIN_ALTITUDE_M",
@@ -163,6 +167,7 @@ __all__ = [
     "CountryCatalogue",
     "EditionInfo",
     "Region",
+    "RegionShares",
     "Subdivision",
     "Terminal",
     "TerminalSet",
@@ -226,6 +231,7 @@ __all__ = [
     "region_from_geojson",
     "region_from_geometry",
     "region_from_wkt",
+    "region_shares",
     "region_within_km",
     "repair_polygon",
     "resolve_region",

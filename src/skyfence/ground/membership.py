@@ -66,14 +66,17 @@ from .cells import (
     cells_to_polygons,
     land_cell_set,
 )
-from .geometry import geodesic_areas_km2
+from .geometry import Region, geodesic_areas_km2
 from .h3index import as_cells, cell_resolution, cells_to_str
 
 __all__ = [
+    "MAX_REGION_SHARES_RESOLUTION",
     "TERRITORIAL_SEA_KM",
+    "RegionShares",
     "TerritoryShares",
     "cell_sample_points",
     "coast_samples",
+    "region_shares",
     "territory_shares",
     "territory_shares_cache_path",
 ]
@@ -325,14 +328,18 @@ class _CoastIndex:
             self._tree = cKDTree(self.xyz, balanced_tree=False, compact_nodes=False)
         return self._tree
 
-    def nearest(self, xyz: np.ndarray, max_km: float) -> tuple[np.ndarray, np.ndarray]:
-        """Distance (km, inf beyond ``max_km``) and territory (-1) of the nearest coast."""
+    def nearest(self, xyz: np.ndarray, max_km: float, labels: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Distance (km, inf beyond ``max_km``) and label (-1) of the nearest coast sample.
+
+        The label is the sample's territory, or ``labels[sample]`` when given.
+        """
         if xyz.shape[0] == 0 or self.xyz.shape[0] == 0:
             return np.full(xyz.shape[0], np.inf), np.full(xyz.shape[0], -1, np.int32)
         dist, idx = self.tree().query(xyz, k=1, distance_upper_bound=max_km, workers=-1)
         found = np.isfinite(dist)
         terr = np.full(xyz.shape[0], -1, np.int32)
-        terr[found] = self.territory[idx[found]]
+        terr[found] = (self.territory if labels is None else labels)[idx[found]]
         return dist, terr
 
 
@@ -398,14 +405,20 @@ def _unit(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
     return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=-1)
 
 
-def _land_rows(cells: np.ndarray, catalogue: CountryCatalogue
+def _land_rows(cells: np.ndarray, catalogue: CountryCatalogue,
+               index: tuple[np.ndarray, np.ndarray, Any, int] | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Exact land shares: ``cell_index, territory, share`` and each cell's land geometry.
 
     The last is an object array over ``cells``: the pieces of land in the cell (a
-    GeometryCollection), or None for a cell without land.
+    GeometryCollection), or None for a cell without land. ``index`` (pieces, their label,
+    their STRtree, the number of labels) replaces the catalogue's territories.
     """
-    pieces, owner, tree = _pieces(catalogue)
+    if index is None:
+        pieces, owner, tree = _pieces(catalogue)
+        n_terr = len(catalogue)
+    else:
+        pieces, owner, tree, n_terr = index
     polys = cells_to_polygons(cells, max_step_deg=1.0)
     area = geodesic_areas_km2(polys)
     land_geom = np.full(cells.size, None, dtype=object)
@@ -418,7 +431,6 @@ def _land_rows(cells: np.ndarray, catalogue: CountryCatalogue
     order = np.argsort(ci, kind="stable")
     with_land, compact = np.unique(ci[order], return_inverse=True)
     land_geom[with_land] = shapely.geometrycollections(inter[order], indices=compact.ravel())
-    n_terr = len(catalogue)
     key = ci.astype(np.int64) * n_terr + owner[pi]
     uniq, inv = np.unique(key, return_inverse=True)
     sums = np.bincount(inv.ravel(), weights=a, minlength=uniq.size)
@@ -429,7 +441,8 @@ def _land_rows(cells: np.ndarray, catalogue: CountryCatalogue
 
 
 def _sea_rows(cells: np.ndarray, land_total: np.ndarray, land_geom: np.ndarray,
-              catalogue: CountryCatalogue, sea_km: float
+              catalogue: CountryCatalogue, sea_km: float,
+              labels: np.ndarray | None = None, n_labels: int | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Territorial-sea shares: ``cell_index, territory, share``.
 
@@ -440,7 +453,7 @@ def _sea_rows(cells: np.ndarray, land_total: np.ndarray, land_geom: np.ndarray,
     """
     coast = _coast_index(catalogue)
     out_c, out_t, out_s = [], [], []
-    n_terr = len(catalogue)
+    n_terr = len(catalogue) if n_labels is None else n_labels
     sea_area = np.clip(1.0 - land_total, 0.0, 1.0)
     todo = np.flatnonzero(sea_area > _SHARE_EPS)
     for lo in range(0, todo.size, _BATCH):
@@ -459,7 +472,8 @@ def _sea_rows(cells: np.ndarray, land_total: np.ndarray, land_geom: np.ndarray,
         at_sea |= no_sea_point[owner]  # sliver of sea between the sample points
         sea_w = np.bincount(owner[at_sea], weights=w[at_sea], minlength=n_sub)
         pts = np.flatnonzero(at_sea)
-        dist, terr = coast.nearest(geodetic_to_itrs(lat[pts], lon[pts], 0.0), sea_km * 1.001)
+        dist, terr = coast.nearest(geodetic_to_itrs(lat[pts], lon[pts], 0.0), sea_km * 1.001,
+                                   labels)
         inside = dist <= sea_km
         pts, terr = pts[inside], terr[inside]
         key = owner[pts].astype(np.int64) * n_terr + terr
@@ -676,3 +690,176 @@ def _world(res: int, catalogue: CountryCatalogue, sea_km: float,
     terr = (uniq % n_terr).astype(np.int32)
     return TerritoryShares(catalogue.edition, res, sea_km, names, cell, terr,
                            np.clip(ls, 0.0, 1.0), np.clip(ss, 0.0, 1.0))
+
+
+# --------------------------------------------------------------------------------------------
+# Any region (a built-in area, a policy's polygon, an admin-1 region)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class RegionShares:
+    """Cells that hold any of one region's land or territorial sea, with the shares.
+
+    Attributes
+    ----------
+    name : str
+        The region's name.
+    resolution : int
+        H3 resolution of the cells.
+    territorial_sea_km : float
+        Breadth of the territorial sea used, km (0: land only).
+    cells : ndarray of uint64, (n,)
+        Sorted cells with ``land_share > 0`` or ``sea_share > 0``.
+    land_share : ndarray of float64, (n,)
+        Share of each cell's area inside the region's geometry (for a country or an admin-1
+        region: its land; for a drawn polygon, whatever it covers).
+    sea_share : ndarray of float64, (n,)
+        Share of each cell's area in the region's territorial sea: sea whose nearest coast
+        is the region's, within the breadth (so Crimea's sea ends at the equidistance line
+        with the Kherson coast across Karkinit Bay).
+    explicit : bool
+        The region is an explicit cell list: its cells, land share 1, no sea.
+    """
+
+    name: str
+    resolution: int
+    territorial_sea_km: float
+    cells: np.ndarray
+    land_share: np.ndarray
+    sea_share: np.ndarray
+    explicit: bool = False
+
+    def __len__(self) -> int:
+        return int(self.cells.size)
+
+    def touching(self, *, land: bool = True, sea: bool = True) -> np.ndarray:
+        """Cells holding any of the region's land (and/or territorial sea), sorted."""
+        m = ((self.land_share > 0) & land) | ((self.sea_share > 0) & sea)
+        return self.cells[m]
+
+    def share(self, cells: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """``(land_share, sea_share)`` of the given cells (0 where the region is absent)."""
+        want = np.ravel(as_cells(cells))
+        pos = np.minimum(np.searchsorted(self.cells, want), max(self.cells.size - 1, 0))
+        hit = (self.cells.size > 0) & (self.cells[pos] == want) if self.cells.size else \
+            np.zeros(want.size, bool)
+        land = np.where(hit, self.land_share[pos] if self.cells.size else 0.0, 0.0)
+        sea = np.where(hit, self.sea_share[pos] if self.cells.size else 0.0, 0.0)
+        return land, sea
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame: ``h3_cell`` (hex), ``land_share``, ``sea_share``."""
+        import pandas as pd
+
+        return pd.DataFrame({"h3_cell": cells_to_str(self.cells),
+                             "land_share": self.land_share, "sea_share": self.sea_share})
+
+
+def _outline_cells(geometry: shapely.Geometry, res: int) -> np.ndarray:
+    """Cells crossed by a geometry's outline, and their neighbours (see `_world`)."""
+    edge = _edge_km(res)
+    step = min(_COAST_STEP_DEG * 4, 0.4 * edge / 111.2)
+    pts = shapely.get_coordinates(shapely.segmentize(shapely.boundary(geometry), step))
+    if pts.size == 0:
+        return np.zeros(0, np.uint64)
+    seeds = np.unique(np.fromiter((h3i.latlng_to_cell(a, o, res) for o, a in pts),
+                                  dtype=np.uint64, count=pts.shape[0]))
+    return np.unique(np.concatenate([np.asarray(h3i.grid_disk(int(c), 1), dtype=np.uint64)
+                                     for c in seeds]))
+
+
+#: Finest resolution `region_shares` covers a whole region at (pass ``cells`` for finer).
+MAX_REGION_SHARES_RESOLUTION = 7
+
+
+def region_shares(region: Region, resolution: int = DEFAULT_RESOLUTION, *,
+                  edition: str = DEFAULT_EDITION, cells: ArrayLike | None = None,
+                  territorial_sea_km: float = TERRITORIAL_SEA_KM) -> RegionShares:
+    """Which cells hold a region's land or territorial sea, and how much (any `Region`).
+
+    For a policy's regions (a built-in area such as Crimea, a drawn polygon, an admin-1
+    region): land shares are exact as in `territory_shares`; the territorial sea is the sea
+    whose nearest coast (among all the edition's coasts) lies in the region, within
+    ``territorial_sea_km``: coast samples of the edition are labelled by whether they lie
+    in the region (1 cm tolerance), so the region's sea stops at the equidistance line with
+    every other coast, its own country's included. A region given as explicit cells keeps
+    exactly those cells (land share 1, no sea).
+
+    ``cells`` restricts the answer to those cells (any resolution; the fast path for a few
+    cells); otherwise every cell of ``resolution`` (at most
+    `MAX_REGION_SHARES_RESOLUTION`) that touches the region is found.
+
+    >>> from skyfence.ground import builtin_region, latlng_to_cells
+    >>> crimea = region_shares(builtin_region("Crimea"))
+    >>> int(latlng_to_cells(45.36, 36.47)) in crimea.touching()  # Kerch, on the strait
+    True
+    """
+    sea_km = _check_sea_km(territorial_sea_km)
+    res = int(resolution)
+    given = None if cells is None else np.unique(np.ravel(as_cells(cells)))
+    if given is not None and given.size:
+        res_all = np.unique(cell_resolution(given))
+        res = int(res_all[0]) if res_all.size == 1 else -1
+    elif not 0 <= res <= MAX_REGION_SHARES_RESOLUTION:
+        raise InputError(f"resolution must be in [0, {MAX_REGION_SHARES_RESOLUTION}] to cover "
+                         f"a whole region, got {resolution!r} (pass cells= for finer cells)",
+                         "resolution")
+    if region.cells is not None and region.cell_resolution == res:
+        explicit = np.asarray(region.cells, dtype=np.uint64)
+        if given is not None:
+            explicit = np.intersect1d(explicit, given)
+        return RegionShares(region.name, res, 0.0, explicit, np.ones(explicit.size),
+                            np.zeros(explicit.size), explicit=True)
+    if region.geometry.is_empty:
+        raise RegionError("empty region: it has no area and no cells", region.name)
+    from .cells import region_cells
+
+    catalogue = get_catalogue(edition)
+    geom = region.geometry
+    pieces = np.array(_split(geom, _PIECE_VERTICES) if geom.geom_type == "Polygon" else
+                      [p for g in shapely.get_parts(geom) for p in _split(g, _PIECE_VERTICES)],
+                      dtype=object)
+    shapely.prepare(pieces)
+    index = (pieces, np.zeros(pieces.size, np.int32), shapely.STRtree(pieces), 1)
+    if given is not None:
+        land_cells = given
+    else:
+        land_cells = np.union1d(region_cells(region, res), _outline_cells(geom, res))
+    land = _land_rows(land_cells, catalogue, index)
+    out_land = dict(zip(land_cells[land[0]].tolist(), land[2].tolist(), strict=True))
+    out_sea: dict[int, float] = {}
+    if sea_km > 0:
+        lat_s, lon_s, _ = _coast_samples(catalogue, _COAST_STEP_DEG)
+        x0, y0, x1, y1 = geom.bounds
+        margin = 0.01
+        near = np.flatnonzero((lat_s >= y0 - margin) & (lat_s <= y1 + margin)
+                              & (lon_s >= x0 - margin) & (lon_s <= x1 + margin))
+        tol = shapely.buffer(geom, 1e-7)
+        shapely.prepare(tol)
+        mine = near[shapely.intersects_xy(tol, lon_s[near], lat_s[near])]
+        labels = np.ones(lat_s.size, np.int32)
+        labels[mine] = 0
+        if mine.size and given is not None:
+            cand = given
+        elif mine.size:
+            edge = _edge_km(res)
+            k = math.ceil((sea_km + 2.5 * edge) / (math.sqrt(3.0) * 0.6 * edge))
+            stride = max(1, int(0.4 * edge / (111.2 * _COAST_STEP_DEG)))
+            seeds = np.unique(np.fromiter(
+                (h3i.latlng_to_cell(a, o, res) for a, o in
+                 zip(lat_s[mine][::stride], lon_s[mine][::stride], strict=True)),
+                dtype=np.uint64))
+            cand = np.unique(np.concatenate(
+                [np.asarray(h3i.grid_disk(int(c), k), dtype=np.uint64) for c in seeds]))
+        if mine.size:
+            world = _land_rows(cand, catalogue)
+            land_total = np.bincount(world[0], weights=world[2], minlength=cand.size)
+            sea = _sea_rows(cand, land_total, world[3], catalogue, sea_km, labels, 2)
+            for ci, lab, sh in zip(*sea, strict=True):
+                if lab == 0 and sh > _SHARE_EPS:
+                    out_sea[int(cand[ci])] = float(sh)
+    found = np.array(sorted(set(out_land) | set(out_sea)), dtype=np.uint64)
+    return RegionShares(region.name, res, sea_km, found,
+                        np.array([out_land.get(int(c), 0.0) for c in found]),
+                        np.array([out_sea.get(int(c), 0.0) for c in found]))
