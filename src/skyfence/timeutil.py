@@ -134,7 +134,7 @@ def format_utc(value: Any) -> str:
     ns = int(t.astype(np.int64)) % 1_000_000_000
     unit = "s" if ns == 0 else "ms" if ns % 1_000_000 == 0 else "us" if ns % 1000 == 0 \
         else "ns"
-    return str(np.datetime_as_string(t, unit=unit)) + "Z"
+    return str(np.datetime_as_string(t, unit=unit)) + "Z"  # type: ignore[call-overload]
 
 
 def format_utc_array(t_utc: Any, unit: str = "s") -> np.ndarray:
@@ -143,7 +143,7 @@ def format_utc_array(t_utc: Any, unit: str = "s") -> np.ndarray:
     For CSV columns: one fixed precision per column. NaT becomes ``""``.
     """
     arr = np.asarray(t_utc, dtype="datetime64[ns]")
-    text = np.char.add(np.datetime_as_string(arr, unit=unit), "Z")
+    text = np.char.add(np.datetime_as_string(arr, unit=unit), "Z")  # type: ignore[call-overload]
     return np.where(np.isnat(arr), "", text)
 
 

@@ -228,7 +228,7 @@ class Admin1Catalogue:
             self._tree = shapely.STRtree(self._geoms)
         lat, lon = np.broadcast_arrays(np.asarray(lat_deg, float), np.asarray(lon_deg, float))
         shape = lat.shape
-        pts = shapely.points(((lon.ravel() + 180.0) % 360.0) - 180.0, lat.ravel())
+        pts = np.asarray(shapely.points(((lon.ravel() + 180.0) % 360.0) - 180.0, lat.ravel()))
         out = np.full(pts.size, np.iinfo(np.int64).max, np.int64)
         pi, gi = self._tree.query(pts, predicate="intersects")
         np.minimum.at(out, pi, gi)
@@ -267,9 +267,9 @@ def _load(data: Path, use_cache: bool) -> Admin1Catalogue:
                 raw = z["wkb"].tobytes()
                 offs = z["offsets"]
                 blobs = [raw[offs[i]:offs[i + 1]] for i in range(len(offs) - 1)]
-                geoms = list(shapely.from_wkb(np.array(blobs, dtype=object)))
-                if len(meta) == len(geoms):
-                    return Admin1Catalogue(info, [Subdivision(*m) for m in meta], geoms)
+                loaded = list(shapely.from_wkb(np.array(blobs, dtype=object)))
+                if len(meta) == len(loaded):
+                    return Admin1Catalogue(info, [Subdivision(*m) for m in meta], loaded)
             except (ValueError, TypeError, shapely.errors.GEOSException):
                 pass
     subs: list[Subdivision] = []
@@ -291,11 +291,11 @@ def _load(data: Path, use_cache: bool) -> Admin1Catalogue:
                                     str(hasc) if hasc else None))
             geoms.append(geom)
     if use_cache:
-        blobs = shapely.to_wkb(np.array(geoms, dtype=object))
-        offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
+        wkb = shapely.to_wkb(np.array(geoms, dtype=object))
+        offsets = np.cumsum([0] + [len(b) for b in wkb]).astype(np.int64)
         save_npz(cpath, meta=np.array(json.dumps([[s.name, s.country, s.adm0_a3, s.hasc]
                                                   for s in subs])),
-                 wkb=np.frombuffer(b"".join(blobs), dtype=np.uint8), offsets=offsets)
+                 wkb=np.frombuffer(b"".join(wkb), dtype=np.uint8), offsets=offsets)
     return Admin1Catalogue(info, subs, geoms)
 
 

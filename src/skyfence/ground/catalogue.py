@@ -430,7 +430,7 @@ def _load_deu(use_cache: bool) -> CountryCatalogue:
             buf, offsets = _pack_geoms(geoms)
             save_npz(cpath, meta=np.array(json.dumps(meta)), wkb=buf, offsets=offsets)
     else:
-        meta, geoms = cached
+        meta, geoms = cached  # type: ignore[assignment]
     return CountryCatalogue(info, [_country_from_deu(m) for m in meta], geoms)
 
 
@@ -488,7 +488,7 @@ def _load_default(use_cache: bool) -> CountryCatalogue:
     countries = []
     for m in meta:
         name = str(m.get("name"))
-        ref = by_name.get(name) or by_n3.get(_code(m.get("id")))
+        ref = by_name.get(name) or by_n3.get(_code(m.get("id")) or "")
         if ref is not None:
             countries.append(Country(name, ref.name_long if ref.name == name else name,
                                      ref.admin if ref.name == name else name, ref.sovereignt,

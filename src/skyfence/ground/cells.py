@@ -194,8 +194,8 @@ def cells_to_polygons(cells: ArrayLike, max_step_deg: float = 0.25) -> np.ndarra
         owner = np.repeat(np.arange(idx.size), m)
         coords = np.column_stack([unwrapped[idx[owner], take], ll[idx[owner], take, 0]])
         out[idx] = shapely.polygons(shapely.linearrings(coords, indices=owner))
-    for i in np.flatnonzero(~fast):
-        out[i] = _polygon_slow(int(flat[i]), max_step_deg)
+    for j in np.flatnonzero(~fast):
+        out[j] = _polygon_slow(int(flat[j]), max_step_deg)
     return out
 
 
@@ -255,7 +255,8 @@ def _candidates(geometry: shapely.Geometry, res: int) -> np.ndarray:
     cover = shapely.union_all(boxes)
     out: list[int] = []
     edges = np.arange(-180.0, 180.0 + _STRIP_DEG / 2, _STRIP_DEG)
-    strips = shapely.box(edges[:-1], -90.0, edges[1:], 90.0)
+    strips = shapely.box(edges[:-1], np.full(edges.size - 1, -90.0), edges[1:],
+                         np.full(edges.size - 1, 90.0))
     for piece in shapely.intersection(cover, strips):
         for poly in shapely.get_parts(piece):
             if poly.geom_type == "Polygon" and poly.area > 0.0:

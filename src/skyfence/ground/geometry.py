@@ -32,6 +32,7 @@ nothing (or everything).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,13 +75,13 @@ def polygonal(geom: BaseGeometry) -> Polygon | MultiPolygon:
     """The polygonal part of ``geom`` (drops points and lines from collections)."""
     if geom is None or geom.is_empty:
         return MultiPolygon()
-    if geom.geom_type in ("Polygon", "MultiPolygon"):
+    if isinstance(geom, (Polygon, MultiPolygon)):
         return geom
     parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
     if not parts:
         return MultiPolygon()
     out = shapely.union_all(parts)
-    return out if out.geom_type in ("Polygon", "MultiPolygon") else polygonal(out)
+    return out if isinstance(out, (Polygon, MultiPolygon)) else polygonal(out)
 
 
 def repair_polygon(geom: BaseGeometry) -> Polygon | MultiPolygon:
@@ -167,9 +168,9 @@ def normalize_lonlat(geometry: BaseGeometry, *, repair: bool = False) -> Polygon
     >>> [tuple(round(v, 6) for v in p.bounds) for p in g.geoms]
     [(-180.0, -20.0, -175.0, -10.0), (175.0, -20.0, 180.0, -10.0)]
     """
-    out = []
+    out: list[Polygon | MultiPolygon] = []
     for poly in shapely.get_parts(polygonal(geometry)):
-        planar = unwrapped_polygon(
+        planar: Polygon | MultiPolygon = unwrapped_polygon(
             np.asarray(poly.exterior.coords), [np.asarray(r.coords) for r in poly.interiors], None
         )
         if not planar.is_valid:
@@ -187,7 +188,7 @@ def _authalic_sin(lat_deg: np.ndarray) -> np.ndarray:
     s = np.sin(np.radians(lat_deg))
     es = _E * s
 
-    def q(sinphi: np.ndarray, esinphi: np.ndarray) -> np.ndarray:
+    def q(sinphi: Any, esinphi: Any) -> Any:
         return (1.0 - WGS84_E2) * (sinphi / (1.0 - esinphi * esinphi)
                               - np.log((1.0 - esinphi) / (1.0 + esinphi)) / (2.0 * _E))
 
@@ -455,9 +456,10 @@ def _buffer(geometry: BaseGeometry, distance_km: float, quad_segs: int
             continue
         bx0, by0, bx1, by1 = boxes[b].bounds
         lon0, lat0 = 0.5 * (bx0 + bx1), float(np.clip(0.5 * (by0 + by1), -89.0, 89.0))
-        planar = shapely.transform(piece, lambda c, lo=lon0, la=lat0: _aeqd_forward(c, lo, la))
+        planar = shapely.transform(piece, functools.partial(_aeqd_forward, lon0=lon0, lat0=lat0))
         buffered = shapely.buffer(planar, distance_km, quad_segs=quad_segs)
-        lonlat = shapely.transform(buffered, lambda c, lo=lon0, la=lat0: _aeqd_inverse(c, lo, la))
+        lonlat = shapely.transform(buffered, functools.partial(_aeqd_inverse, lon0=lon0,
+                                                               lat0=lat0))
         out.append(normalize_lonlat(lonlat, repair=True))
     if not out:
         return MultiPolygon()
@@ -623,9 +625,9 @@ class Region:
         label = name or f"{self.name} {symbol} {other.name}"
         cells: np.ndarray | None = None
         if self._same_cells(other):
-            fn = {"union": np.union1d, "difference": np.setdiff1d,
-                  "intersection": np.intersect1d}[op]
-            cells = fn(self.cells, other.cells).astype(np.uint64)
+            a, b = np.asarray(self.cells), np.asarray(other.cells)
+            cells = (np.union1d(a, b) if op == "union" else np.setdiff1d(a, b)
+                     if op == "difference" else np.intersect1d(a, b)).astype(np.uint64)
             if cells.size == 0:
                 raise RegionError(f"{self.name} {verb} {other.name} holds no cell", label)
         geom = polygonal(getattr(shapely, op)(self.geometry, other.geometry))

@@ -170,9 +170,10 @@ class TerritoryShares:
         """
         _, start, stop = self._rows_of([cell])
         rows = range(int(start[0]), int(stop[0]))
-        out = [{"territory": self.territories[int(self.territory[i])],
-                "land_share": float(self.land_share[i]), "sea_share": float(self.sea_share[i])}
-               for i in rows]
+        out: list[dict[str, Any]] = [
+            {"territory": self.territories[int(self.territory[i])],
+             "land_share": float(self.land_share[i]), "sea_share": float(self.sea_share[i])}
+            for i in rows]
         out.sort(key=lambda r: (-r["land_share"], -r["sea_share"], r["territory"]))
         return out
 
@@ -236,9 +237,9 @@ class TerritoryShares:
 # --------------------------------------------------------------------------------------------
 
 
-def _split(geom: shapely.Geometry, max_vertices: int) -> list[shapely.Geometry]:
+def _split(geom: Any, max_vertices: int) -> list[Any]:
     """Cut a polygon into pieces of at most ``max_vertices`` vertices (recursive halving)."""
-    out: list[shapely.Geometry] = []
+    out: list[Any] = []
     stack = [geom]
     while stack:
         g = stack.pop()
@@ -578,13 +579,15 @@ def territory_shares(resolution: int = DEFAULT_RESOLUTION, *, edition: str = DEF
     names = tuple(catalogue.names)
     if cells is not None:
         arr = np.unique(np.ravel(as_cells(cells)))
-        res = np.unique(cell_resolution(arr)) if arr.size else np.array([DEFAULT_RESOLUTION])
+        found_res = np.unique(cell_resolution(arr)) if arr.size else \
+            np.array([DEFAULT_RESOLUTION])
         land = _land_rows(arr, catalogue)
         land_total = np.bincount(land[0], weights=land[2], minlength=arr.size)
         sea = _sea_rows(arr, land_total, land[3], catalogue, sea_km) if sea_km > 0 else \
             (np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0))
         c, t, ls, ss = _merge(arr, land[:3], sea, len(names))
-        return TerritoryShares(catalogue.edition, int(res[0]) if res.size == 1 else -1, sea_km,
+        return TerritoryShares(catalogue.edition,
+                               int(found_res[0]) if found_res.size == 1 else -1, sea_km,
                                names, c, t, ls, ss)
     if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) \
             or not 0 <= int(resolution) <= MAX_LAND_RESOLUTION:

@@ -346,6 +346,7 @@ def load_terminals_geojson(path: str | Path) -> list[Terminal]:
         raise SiteError(f"not valid JSON: {exc.msg} (line {exc.lineno})", label) from None
     except RecursionError:
         raise SiteError("JSON nested too deeply", label) from None
+    feats: Any
     if isinstance(obj, dict) and obj.get("type") == "Feature":
         feats, base = [obj], f"{label}: feature"
     elif isinstance(obj, dict) and obj.get("type") == "FeatureCollection":

@@ -582,8 +582,8 @@ def parse_ground_point(text: str, where: str | None = None) -> Terminal:
     try:
         registered = parse_flag(extras.get("registered"), "registered", label)
         return Terminal(name, lat, lon, alt, speed, extras.get("id"), extras.get("owner"),
-                        registered, extras.get("registered_from"),
-                        extras.get("registered_until"))
+                        registered, extras.get("registered_from"),  # type: ignore[arg-type]
+                        extras.get("registered_until"))  # type: ignore[arg-type]
     except SiteError as exc:
         raise SiteError(f"{exc.message} (in {text!r})", label) from None
 

@@ -48,7 +48,7 @@ def decode_topojson(obj: dict[str, Any], name: str
     for a in obj["arcs"]:
         q = np.cumsum(np.asarray(a, dtype=np.int64), axis=0)
         arcs.append(np.column_stack([q[:, 0] * sx + tx, q[:, 1] * sy + ty]))
-    out = []
+    out: list[tuple[dict[str, Any], BaseGeometry]] = []
     for g in obj["objects"][name]["geometries"]:
         if g["type"] == "Polygon":
             polys = [g["arcs"]]
@@ -56,7 +56,7 @@ def decode_topojson(obj: dict[str, Any], name: str
             polys = g["arcs"]
         else:
             continue
-        shapes = []
+        shapes: list[Any] = []
         for p in polys:
             rings = [_topojson_ring(arcs, r) for r in p]
             # Quantisation collapses a few tiny islands to fewer than 4 points: drop them.

@@ -434,6 +434,7 @@ class PlusGrid:
         t = parse_time(t_utc) if not isinstance(t_utc, np.datetime64) else t_utc
         eph = propagate(constellation, np.array([t], "datetime64[ns]"), frame="TEME",
                         velocity=True)
+        assert eph.v_km_s is not None  # asked for velocity=True
         r, v = eph.r_km[:, 0, :], eph.v_km_s[:, 0, :]
         raan, u, _ = orbital_angles(r, v)
         plane = np.asarray(constellation.plane, np.int64)
