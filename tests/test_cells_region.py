@@ -11,6 +11,7 @@ from skyfence.earth import WGS84_A_KM, WGS84_B_KM, geodetic_to_itrs
 from skyfence.errors import InputError, RegionError
 from skyfence.ground import (
     CellSet,
+    Region,
     all_cells,
     cell_areas_km2,
     cell_resolution,
@@ -131,7 +132,9 @@ def test_explicit_cells_and_errors():
     region = region_from_geometry("sq", shapely.box(30.0, 50.0, 31.0, 51.0))
     with pytest.raises(InputError, match=r"resolution must be an integer in \[0, 15\]"):
         region_cells(region, 16)
-    empty = region & region_from_geometry("far", shapely.box(100.0, 0.0, 101.0, 1.0))
+    with pytest.raises(RegionError, match="sq & far is empty"):
+        region & region_from_geometry("far", shapely.box(100.0, 0.0, 101.0, 1.0))
+    empty = Region("empty", shapely.MultiPolygon(), "test")
     with pytest.raises(RegionError, match="empty region"):
         region_cells(empty, 5)
 

@@ -20,21 +20,21 @@ from skyfence.ground import (
 def test_parse_with_and_without_altitude():
     t = parse_terminal("Kyiv=50.4501,30.5234")
     assert t == Terminal("Kyiv", 50.4501, 30.5234, 0.0)
-    t2 = Terminal.parse(" Mount Elbrus = 43.3499, 42.4453, 5642 ")
+    t2 = Terminal.parse(" Mount Elbrus = 43.3499, 42.4453, alt_m=5642 ")
     assert (t2.name, t2.altitude_m, t2.alt_km) == ("Mount Elbrus", 5642.0, 5.642)
 
 
 @pytest.mark.parametrize("text, pattern", [
-    ("Kyiv 50.45,30.52", r"cannot parse terminal .*expected NAME=LAT,LON"),
+    ("Kyiv 50.45,30.52", r"cannot read point .*expected NAME=LAT,LON"),
     ("=50.45,30.52", r"has no name before '='"),
-    ("Kyiv=50.45", r"needs 2 or 3 numbers after '=' \(LAT,LON\[,ALT_M\]\), got 1"),
-    ("Kyiv=1,2,3,4", r"got 4"),
-    ("Kyiv=50.45,,", r"needs 2 or 3 numbers"),
+    ("Kyiv=50.45", r"needs LAT,LON after '='"),
+    ("Kyiv=1,2,3,4", r"third number '3' is ambiguous; write alt_m=3"),
+    ("Kyiv=50.45,,", r"needs LAT,LON"),
     ("Kyiv=north,30.52", r"LAT 'north' is not a number"),
     ("Kyiv=50.45,east", r"LON 'east' is not a number"),
-    ("Kyiv=91,30", r"latitude 91.0 is outside \[-90, 90\] deg"),
-    ("Kyiv=50,181", r"longitude 181.0 is outside \[-180, 180\] deg"),
-    ("Kyiv=50,30,250000", r"altitude 250000.0 m is outside .*metres, not km"),
+    ("Kyiv=91,30", r"latitude 91 is outside \[-90, 90\] deg"),
+    ("Kyiv=50,181", r"longitude 181 is outside \[-180, 180\] deg"),
+    ("Kyiv=50,30,alt_m=250000", r"altitude 250000 m is outside .*metres, not km"),
     ("Kyiv=nan,30", r"lat_deg must be a finite number"),
 ])
 def test_parse_errors_show_text_and_form(text, pattern):
@@ -45,7 +45,7 @@ def test_parse_errors_show_text_and_form(text, pattern):
 def test_duplicate_names_and_bad_records():
     with pytest.raises(SiteError, match="duplicate terminal name 'A'"):
         parse_terminals(["A=1,2", "B=3,4", "A=5,6"])
-    with pytest.raises(SiteError, match="terminal name must be non-empty"):
+    with pytest.raises(SiteError, match="must not contain '=' or ','"):
         Terminal("a=b", 1.0, 2.0)
     with pytest.raises(SiteError, match="lat_deg must be a finite number"):
         Terminal("x", "50", 2.0)  # type: ignore[arg-type]
@@ -65,9 +65,10 @@ def test_load_csv(tmp_path):
 
 @pytest.mark.parametrize("body, pattern", [
     ("name,lat\nX,1\n", r"t\.csv:1: missing column\(s\) lon_deg"),
-    ("name,lat,lon\nX,1,2\nY,north,3\n", r"t\.csv:3: lat 'north' is not a number"),
-    ("name,lat,lon\nX,95,2\n", r"t\.csv:2: latitude 95.0 is outside"),
-    ("name,lat,lon\nX,1,2\nX,3,4\n", r"t\.csv: duplicate terminal name 'X'"),
+    ("name,lat,lon\nX,1,2\nY,north,3\n", r"t\.csv:3: lat_deg 'north' is not a number"),
+    ("name,lat,lon\nX,95,2\n", r"t\.csv:2: latitude 95 is outside"),
+    ("name,lat,lon\nX,1,2\nX,3,4\n", r"t\.csv:3: terminal 'X' appears again without a "
+                                      r"time \(first at .*t\.csv:2\)"),
     ("name,lat,lon\nX,1\n", r"t\.csv:2: expected 3 fields, got 2"),
     ("name,lat,lon\n", r"t\.csv: no terminals"),
     ("", r"empty CSV"),
@@ -82,8 +83,8 @@ def test_csv_errors_name_file_and_line(tmp_path, body, pattern):
 
 
 def test_terminal_cells_and_vectors():
-    terms = parse_terminals(["Kyiv=50.4501,30.5234,179", "Taipei=25.0330,121.5654",
-                             "Fiji=-16.6,179.999", "Pole=89.999,0,3000"])
+    terms = parse_terminals(["Kyiv=50.4501,30.5234,alt_m=179", "Taipei=25.0330,121.5654",
+                             "Fiji=-16.6,179.999", "Pole=89.999,0,alt_m=3000"])
     ts = terminal_set(terms)
     assert len(ts) == 4 and ts.names[0] == "Kyiv"
     assert [h3.int_to_str(int(c)) for c in ts.cells] == [

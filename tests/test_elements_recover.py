@@ -136,6 +136,27 @@ def test_synthetic_mix_membership_is_exact() -> None:
     assert rec.shell_index[np.isin(const.norad_ids, list(truth["loose"]))].tolist() == [-1] * 35
 
 
+def test_plane_index_follows_the_true_planes() -> None:
+    const, truth = _mix()
+    rec = recover_shells(const)
+    ids = const.norad_ids
+    # Synthetic shells: ids 1000 + 20 p + s (a), 2000 + 15 p + s (b), 3000 + 10 p + s (c).
+    true_plane = np.full(len(const), -1)
+    for base, per in ((1000, 20), (2000, 15), (3000, 10)):
+        m = (ids >= base) & (ids < base + 1000)
+        true_plane[m] = base + (ids[m] - base) // per
+    loose = np.isin(ids, list(truth["loose"]))
+    assert np.all(rec.plane_index[loose] == -1)
+    assert np.all(rec.plane_index[~loose] >= 0)
+    pairs = set(zip(rec.plane_index[~loose].tolist(), true_plane[~loose].tolist(), strict=True))
+    assert len(pairs) == 24 == len(set(rec.plane_index[~loose].tolist()))  # 10 + 8 + 6 planes
+    # Plane ids are numbered shell by shell.
+    for j, shell in enumerate(rec):
+        got = np.unique(rec.plane_index[rec.shell_index == j])
+        first = sum(s.n_planes_estimate for s in rec.shells[:j])
+        assert got.tolist() == list(range(first, first + shell.n_planes_estimate))
+
+
 def test_plane_count_uses_a_common_epoch() -> None:
     # 72 planes 5 deg apart, epochs spread over a day: the node drifts about 5 deg/day at
     # 53 deg / 550 km, so nodes taken at their own epochs would smear the planes together.

@@ -26,7 +26,7 @@ def _points(*names: str, speed: dict[str, float] | None = None) -> list[str]:
     args = []
     for n in names:
         lat, lon = PLACES[n]
-        extra = f",{speed[n]}" if speed and n in speed else ""
+        extra = f",speed_kmh={speed[n]}" if speed and n in speed else ""
         args += ["--point", f"{n}={lat},{lon}{extra}"]
     return args
 
@@ -97,6 +97,11 @@ def test_check_table_and_bad_point():
     assert bad.exit_code == 2 and "NAME=LAT,LON" in bad.output
     bad = runner.invoke(app, ["policy", "check", "--point", "X=95,0", "--at", "2024-01-01"])
     assert bad.exit_code == 2 and "latitude 95" in bad.output
+    # One syntax everywhere: a bare third number is ambiguous, longitude 200 is refused.
+    bad = runner.invoke(app, ["policy", "check", "--point", "Kyiv=50.45,30.52,100"])
+    assert bad.exit_code == 2 and "write alt_m=100" in bad.output
+    bad = runner.invoke(app, ["policy", "check", "--point", "X=10,200"])
+    assert bad.exit_code == 2 and "longitude 200 is outside [-180, 180]" in bad.output
 
 
 def test_check_uses_the_world_policy_by_default_with_registration():

@@ -8,9 +8,23 @@ import inspect
 import pytest
 
 import skyfence.ground as ground
-from skyfence.ground import cells, regions, terminals
+from skyfence.ground import (
+    admin1,
+    catalogue,
+    cells,
+    disputed,
+    formats,
+    geometry,
+    h3index,
+    membership,
+    regions,
+    terminal_files,
+    terminals,
+    topojson,
+)
 
-MODULES = [regions, cells, terminals]
+MODULES = [geometry, formats, catalogue, disputed, admin1, topojson, h3index, cells, membership,
+           terminals, terminal_files]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
@@ -24,7 +38,7 @@ def test_all_lists_exactly_the_public_definitions(module):
 
 
 def test_package_reexports_every_module_api():
-    for module in MODULES:
+    for module in [*MODULES, regions]:
         missing = set(module.__all__) - set(ground.__all__)
         assert not missing, f"{module.__name__}: not re-exported: {missing}"
         for name in set(module.__all__) & set(ground.__all__):

@@ -14,6 +14,7 @@ import shapely
 from skyfence.errors import RegionError
 from skyfence.ground import builtin_region, get_catalogue
 from skyfence.ground import regions as regions_mod
+from skyfence.ground.catalogue import load_catalogue
 
 # (lat, lon): Wikipedia coordinates of each city (Kinmen: Jincheng, the county seat).
 PLACES = {
@@ -168,15 +169,15 @@ def test_search_and_names(deu):
 def test_disk_cache_round_trip(tmp_path, monkeypatch):
     """A parse from the zip and a load from the WKB cache give the same geometries."""
     monkeypatch.setenv("SKYFENCE_CACHE_DIR", str(tmp_path))
-    fresh = regions_mod._load_deu(use_cache=True)  # parses the zip, writes the cache
+    fresh = load_catalogue("deu", use_cache=True)  # parses the zip, writes the cache
     files = list(tmp_path.glob("ne-deu-5.1.1-*.npz"))
     assert len(files) == 1
-    cached = regions_mod._load_deu(use_cache=True)  # reads the cache
+    cached = load_catalogue("deu", use_cache=True)  # reads the cache
     assert cached.names == fresh.names
     for name in ("Ukraine", "Russia", "Fiji"):
         assert cached.geometry(name).equals_exact(fresh.geometry(name), 0.0)
     files[0].write_bytes(b"corrupt")  # a damaged cache is rebuilt, not trusted
-    again = regions_mod._load_deu(use_cache=True)
+    again = load_catalogue("deu", use_cache=True)
     assert again.geometry("Ukraine").equals_exact(fresh.geometry("Ukraine"), 0.0)
 
 
@@ -187,4 +188,4 @@ def test_missing_world_atlas_is_a_clear_offline_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("SKYFENCE_WORLD_ATLAS_DIR", raising=False)
     with pytest.raises(OfflineError, match=r"npm install --prefix .* world-atlas@2\.0\.2"):
-        regions_mod._load_default(use_cache=False)
+        load_catalogue("default", use_cache=False)

@@ -15,6 +15,7 @@ from conftest import BLOCKED_CELLS_JSON, BLOCKED_GEOJSON
 from skyfence.earth import WGS84_A_KM, WGS84_E2, geodetic_to_itrs
 from skyfence.errors import RegionError
 from skyfence.ground import (
+    Region,
     buffer_km,
     builtin_region,
     geodesic_area_km2,
@@ -99,7 +100,7 @@ def test_cells_from_csv_and_json_list(tmp_path):
 
 
 def test_cell_list_errors(tmp_path):
-    with pytest.raises(RegionError, match=r"entry 1: 'nonsense' is not a valid H3 cell"):
+    with pytest.raises(RegionError, match=r"x\[1\]: 'nonsense' is not a valid H3 cell"):
         parse_cells(["851e6c2bfffffff", "nonsense"], "x")
     with pytest.raises(RegionError, match="mixed H3 resolutions"):
         parse_cells(["851e6c2bfffffff", h3.latlng_to_cell(50.0, 30.0, 6)])
@@ -338,6 +339,69 @@ def test_negative_buffer_and_errors():
         buffer_km(Point(0, 0), float("nan"))
 
 
+# ---- No silent wrong answer: empty or global buffers and algebra results (issue 11) ---------
+
+
+def test_huge_buffer_is_an_error_naming_the_region():
+    taiwan = get_catalogue("deu").get("Taiwan")
+    with pytest.raises(RegionError, match=r"^Taiwan: buffer distance 15000 km is beyond the "
+                                          r"supported 5000 km"):
+        taiwan.buffer_km(15_000.0)
+    with pytest.raises(RegionError, match="beyond the supported"):
+        buffer_km(Point(121.0, 24.0), -6000.0)
+    with pytest.raises(RegionError, match=r"^Taiwan: Taiwan buffered by -300 km is empty"):
+        taiwan.buffer_km(-300.0)  # Taiwan is about 140 km wide: nothing survives
+    with pytest.raises(RegionError, match=r"^Moldova: .*must be a number"):
+        get_catalogue("deu").get("Moldova").buffer_km("far")  # type: ignore[arg-type]
+
+
+def test_algebra_results_that_are_empty_or_global_are_errors():
+    cat = get_catalogue("deu")
+    poland, japan = cat.get("Poland"), cat.get("Japan")
+    with pytest.raises(RegionError, match=r"^Poland & Japan: Poland & Japan is empty"):
+        poland & japan
+    with pytest.raises(RegionError, match=r"^pj: pj \(Poland intersected with Japan\) is empty"):
+        poland.intersection(japan, "pj")
+    with pytest.raises(RegionError, match="Poland - Poland is empty"):
+        poland - poland
+    north = Region("north", shapely.box(-180.0, -1.0, 180.0, 90.0), "test")
+    south = Region("south", shapely.box(-180.0, -90.0, 180.0, 1.0), "test")
+    with pytest.raises(RegionError, match="north \\+ south covers the whole globe"):
+        north | south
+    # A legitimate result passes, with its area.
+    assert (north & south).area_km2 == pytest.approx(2 * np.pi * 6378.137 * 221.1, rel=5e-3)
+    cells_a = region_from_cells(["851e6c2bfffffff"], "a")
+    with pytest.raises(RegionError, match="holds no cell"):
+        cells_a - cells_a
+
+
+def test_policy_region_with_a_huge_buffer_is_refused():
+    from skyfence.policy.regions import build_region, catalogue_resolver
+    from skyfence.policy.rules import RegionSpec
+
+    spec = RegionSpec(name="taiwan-wide", expression="Taiwan", buffer_km=15_000.0)
+    with pytest.raises(RegionError, match="taiwan-wide: buffer distance 15000 km is beyond"):
+        build_region(spec, catalogue_resolver("deu"))
+    spec = RegionSpec(name="nothing", expression="Poland & Japan")
+    with pytest.raises(RegionError, match="Poland & Japan is empty"):
+        build_region(spec, catalogue_resolver("deu"))
+
+
+@pytest.mark.parametrize("distance_km, rel_tol", [(300.0, 5e-4), (3000.0, 5e-3)])
+def test_large_point_buffer_against_geographiclib(distance_km, rel_tol):
+    """Buffer vertices lie at the stated WGS-84 geodesic distance (geographiclib, Karney)."""
+    from geographiclib.geodesic import Geodesic
+
+    lat0, lon0 = 50.45, 30.52
+    g = buffer_km(Point(lon0, lat0), distance_km)
+    xy = shapely.get_coordinates(g.boundary)
+    keep = (np.abs(np.abs(xy[:, 0]) - 180.0) > 1e-9) & (np.abs(xy[:, 1]) < 90.0 - 1e-9)
+    d = np.array([Geodesic.WGS84.Inverse(lat0, lon0, la, lo)["s12"] / 1000.0
+                  for lo, la in xy[keep][::5]])
+    assert d.size > 10
+    np.testing.assert_allclose(d, distance_km, rtol=rel_tol)
+
+
 # ---- Built-in disputed areas ----------------------------------------------------------------
 
 
@@ -360,7 +424,8 @@ def test_builtin_crimea_and_sevastopol():
         assert sev.contains(lat, lon)  # Sevastopol, Balaklava, Inkerman
     for lat, lon in [(44.7514, 33.8606), (44.4952, 34.1663), (44.9521, 34.1024)]:
         assert not sev.contains(lat, lon)  # Bakhchysarai, Yalta, Simferopol
-    assert (sev - crimea).area_km2 < 1e-6 * sev.area_km2
+    with pytest.raises(RegionError, match="Sevastopol - Crimea is empty"):
+        sev - crimea  # Sevastopol lies inside Crimea: nothing is left
     with pytest.raises(RegionError, match="choose one of Crimea, Sevastopol"):
         builtin_region("Donbas")
 

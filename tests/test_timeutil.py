@@ -7,7 +7,16 @@ import pytest
 from skyfield.api import load
 
 from skyfence.errors import InputError
-from skyfence.timeutil import dut1_seconds, julian_date_utc, parse_duration, parse_time, time_grid
+from skyfence.timeutil import (
+    dut1_seconds,
+    format_utc,
+    format_utc_array,
+    julian_date_utc,
+    parse_duration,
+    parse_time,
+    parse_utc_datetime,
+    time_grid,
+)
 
 
 @pytest.mark.parametrize(
@@ -48,3 +57,62 @@ def test_julian_date_and_dut1_against_skyfield() -> None:
     assert (jd - 2460093.5) * 86400 + fr * 86400 == pytest.approx(secs, abs=1e-6)
     ref = ts.utc(2023, 5, 29, 0, 0, secs)
     assert np.abs(dut1_seconds(t) - ref.dut1).max() < 1e-6
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("1h30m", 5400.0), ("1 d 6 h", 108000.0), ("10min", 600.0), ("2w", 1_209_600.0),
+    ("PT1H30M", 5400.0), ("P1D", 86400.0), ("PT0.5S", 0.5), ("P1DT12H", 129600.0),
+    ("250us", 250e-6), ("90", 90.0), ("1.5e3s", 1500.0), (" 60 s ", 60.0),
+])
+def test_parse_duration_compound_and_iso(text, seconds) -> None:
+    assert parse_duration(text) == pytest.approx(seconds, rel=1e-12)
+
+
+@pytest.mark.parametrize("value", ["1m2h", "1s1s", "5 5", "h", "P", "PT", "nan", "inf",
+                                   "1h 30", "1e400s", True, None, "1" * 100])
+def test_parse_duration_refuses(value) -> None:
+    with pytest.raises(InputError, match=r"--step: (cannot read duration|duration must)"):
+        parse_duration(value, "--step")
+
+
+def test_parse_duration_limit() -> None:
+    assert parse_duration("1d", max_s=86400) == 86400.0
+    with pytest.raises(InputError, match=r"--duration: duration '100y'|above the limit"):
+        parse_duration("101d", "--duration", max_s=100 * 86400)
+
+
+def test_parse_time_forms_and_precision() -> None:
+    from datetime import UTC, date, datetime, timedelta, timezone
+
+    ref = np.datetime64("2022-09-01T12:00:00", "ns")
+    assert parse_time("2022-09-01 12:00") == ref
+    assert parse_time("2022-09-01T12:00:00z") == ref
+    assert parse_time(datetime(2022, 9, 1, 12)) == ref  # naive = UTC
+    assert parse_time(datetime(2022, 9, 1, 15, tzinfo=timezone(timedelta(hours=3)))) == ref
+    assert parse_time(date(2022, 9, 1)) == np.datetime64("2022-09-01", "ns")
+    assert parse_time("2022-09-01") == np.datetime64("2022-09-01", "ns")
+    # Nanoseconds survive text and datetime64 input (datetime holds microseconds only).
+    ns = np.datetime64("2022-09-01T12:00:00.123456789", "ns")
+    assert parse_time("2022-09-01T12:00:00.123456789Z") == ns and parse_time(ns) == ns
+    assert parse_utc_datetime("2022-09-01T14:00:00+02:00") == datetime(2022, 9, 1, 12,
+                                                                       tzinfo=UTC)
+
+
+@pytest.mark.parametrize("value, why", [
+    ("2300-01-01", "outside 1678-2261"), (np.datetime64("2500-01-01", "D"), "outside"),
+    (np.datetime64("NaT"), "NaT"), (1.5e9, "a float"), (True, "a bool"), ("", ""),
+    ("2022-13-01", ""), ("2022-09-01T12:00:00\x00", ""), ("x" * 200, ""),
+])
+def test_parse_time_refuses(value, why) -> None:
+    with pytest.raises(InputError, match=r"--at: cannot read time .*" + why):
+        parse_time(value, "--at")
+
+
+def test_format_utc_round_trips() -> None:
+    for text in ("2022-09-01T12:00:00Z", "2022-09-01T12:00:00.500Z",
+                 "2022-09-01T12:00:00.000001Z", "2022-09-01T12:00:00.123456789Z"):
+        assert format_utc(text) == text and parse_time(format_utc(text)) == parse_time(text)
+    t = parse_time("2022-09-01") + np.array([0, 1500], "timedelta64[ms]")
+    assert format_utc_array(t).tolist() == ["2022-09-01T00:00:00Z", "2022-09-01T00:00:01Z"]
+    assert format_utc_array(t, "ms").tolist()[1] == "2022-09-01T00:00:01.500Z"
+    assert format_utc_array(np.array(["NaT"], "datetime64[ns]")).tolist() == [""]

@@ -16,7 +16,8 @@ import numpy as np
 import typer
 
 from ..errors import InputError, PolicyError, SiteError
-from ..policy import _regions
+from ..ground.terminals import Terminal, parse_ground_point, parse_ground_points
+from ..policy import catalogue_resolver
 from ..policy.diff import diff_policies, rule_changes
 from ..policy.io import PolicyFile, dump_policy, load_policy_file
 from ..policy.rules import CompiledPolicy, PolicyDoc, compile_policy, format_utc, to_utc_datetime
@@ -45,7 +46,7 @@ def db_path(db: Path | None) -> Path:
 def open_store(db: Path | None, *, create: bool = False, edition: str = "deu") -> PolicyStore:
     """Open the store for a command (read commands refuse a missing file)."""
     return PolicyStore(db_path(db), create=create,
-                       resolver=_regions.catalogue_resolver(edition))
+                       resolver=catalogue_resolver(edition))
 
 
 def _who(by: str | None) -> str:
@@ -217,7 +218,7 @@ def diff(
     finally:
         if store is not None:
             store.close()
-    resolver = _regions.catalogue_resolver(edition)
+    resolver = catalogue_resolver(edition)
     ca = compile_policy(doc_a, resolver, source=label_a)
     cb = compile_policy(doc_b, resolver, source=label_b)
     t = to_utc_datetime(at if at is not None else _now(), "--at")
@@ -314,25 +315,19 @@ def export(
         typer.echo(f"wrote {out}")
 
 
-def parse_point(text: str) -> tuple[str, float, float, float | None]:
-    """``NAME=LAT,LON`` or ``NAME=LAT,LON,SPEED_KMH`` -> (name, lat_deg, lon_deg, speed_kmh)."""
-    name, sep, rest = text.partition("=")
-    parts = rest.split(",")
-    if not sep or not name.strip() or len(parts) not in (2, 3):
-        raise SiteError(f"cannot read point {text!r}; use NAME=LAT,LON or NAME=LAT,LON,SPEED_KMH "
-                        "(degrees, km/h), e.g. Kyiv=50.45,30.52", "--point")
-    try:
-        nums = [float(p) for p in parts]
-    except ValueError:
-        raise SiteError(f"cannot read numbers in point {text!r}; use NAME=LAT,LON[,SPEED_KMH]",
-                        "--point") from None
-    return name.strip(), nums[0], nums[1], (nums[2] if len(nums) == 3 else None)
+def parse_point(text: str, where: str = "--point") -> Terminal:
+    """One ``--point`` in the ground-point syntax of every command (`parse_ground_point`).
+
+    ``NAME=LAT,LON[,alt_m=..][,speed_kmh=..][,id=..]``: WGS-84 degrees, metres, km/h.
+    """
+    return parse_ground_point(text, where)
 
 
 @app.command("check")
 def check(
     point: Annotated[list[str], typer.Option(
-        "--point", help="NAME=LAT,LON[,SPEED_KMH] (WGS-84 degrees, km/h); repeat for more.")],
+        "--point", help="NAME=LAT,LON[,alt_m=..][,speed_kmh=..][,id=..] (WGS-84 degrees, "
+        "metres, km/h), e.g. Kyiv=50.45,30.52,speed_kmh=90; repeat for more.")],
     at: Annotated[str | None, typer.Option("--at", help="UTC time (ISO 8601); default now.")]
     = None,
     fmt: Annotated[str, typer.Option("--format", help="json or table.")] = "table",
@@ -360,18 +355,18 @@ def check(
         raise InputError(f"unknown format {fmt!r}; use json or table", "--format")
     if policy is not None and db is not None:
         raise PolicyError("give --policy or --db, not both", "--policy")
-    points = [parse_point(p) for p in point]
-    ids: dict[str, str] = {}
+    points = parse_ground_points(point, "--point")
+    ids: dict[str, str] = {p.name: p.id for p in points if getattr(p, "id", None)}
     for item in terminal_id or []:
         nm, sep, tid = item.partition("=")
         if not sep or not nm.strip() or not tid.strip():
             raise SiteError(f"cannot read {item!r}; use NAME=ID", "--terminal-id")
-        if nm.strip() not in {p[0] for p in points}:
+        if nm.strip() not in {p.name for p in points}:
             raise SiteError(f"--terminal-id names {nm.strip()!r}, which is not a --point",
                             "--terminal-id")
         ids[nm.strip()] = tid.strip()
     reg = {r.strip() for r in (registered or [])}
-    known = {p[0] for p in points} | set(ids.values())
+    known = {p.name for p in points} | set(ids.values())
     unknown = sorted(reg - known)
     if unknown:
         raise SiteError(f"--registered names {', '.join(map(repr, unknown))}, not a point name "
@@ -393,10 +388,11 @@ def check(
     compiled: CompiledPolicy = compiled_policy(doc, edition, source=source)
     t = to_utc_datetime(at if at is not None else _now(), "--at")
     decisions = compiled.check_points(
-        [p[0] for p in points], [p[1] for p in points], [p[2] for p in points], format_utc(t),
-        speed_kmh=[p[3] for p in points],
-        terminal_ids=[ids.get(p[0]) for p in points],
-        registered=[(p[0] in reg or ids.get(p[0]) in reg) for p in points])
+        [p.name for p in points], [p.lat_deg for p in points], [p.lon_deg for p in points],
+        format_utc(t), speed_kmh=[p.speed_kmh for p in points],
+        terminal_ids=[ids.get(p.name) for p in points],
+        registered=[(bool(p.is_registered(format_utc(t)).all()) or p.name in reg
+                     or ids.get(p.name) in reg) for p in points])
     if fmt == "json":
         typer.echo(json.dumps([d.as_dict() for d in decisions], indent=2, ensure_ascii=False))
         return

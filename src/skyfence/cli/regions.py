@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,12 +11,15 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import InputError
-from ..ground.cells import cells_to_str, region_cells
-from ..ground.regions import (
+from ..fsio import atomic_write_text, check_output_path
+from ..ground import (
     BUILTIN_REGIONS,
     DEFAULT_EDITION,
     EDITIONS,
+    cells_to_str,
+    get_admin1_catalogue,
     get_catalogue,
+    region_cells,
     resolve_region,
 )
 
@@ -30,8 +34,9 @@ app = typer.Typer(
 _EDITION_HELP = (f"Boundary edition: {' or '.join(EDITIONS)} (deu = Natural Earth 5.1.1, German "
                  "point of view, Crimea in Ukraine; default = Natural Earth 4.1.0 de facto, "
                  "Crimea in Russia).")
-_SOURCE_HELP = ("Country name or ISO code (Ukraine, UA, UKR), built-in area (Crimea, Sevastopol) "
-                "or a .geojson / .json / .wkt / .csv file.")
+_SOURCE_HELP = ("Country name or ISO code (Ukraine, UA, UKR), built-in area (Crimea, Sevastopol), "
+                "sub-national region (Kherson; 'Punjab, Pakistan') or a .geojson / .json / .wkt "
+                "/ .csv file.")
 
 
 def _edition(edition: str) -> str:
@@ -76,8 +81,14 @@ def list_cmd(
     match: Annotated[str | None, typer.Option(
         "--match", help="Only names or codes containing this text (case-insensitive).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="Output: text or json.")] = "text",
+    subdivisions: Annotated[str | None, typer.Option(
+        "--subdivisions", help="List the sub-national (admin-1) regions of this country "
+        "instead (Natural Earth admin-1: oblasts, states, provinces).")] = None,
 ) -> None:
     """List the countries of a boundary edition (and the built-in disputed areas)."""
+    if subdivisions is not None:
+        _list_subdivisions(subdivisions, match, _format(fmt))
+        return
     catalogue = get_catalogue(_edition(edition))
     countries = catalogue.search(match) if match else list(catalogue)
     builtins = [k for k in BUILTIN_REGIONS if not match or match.lower() in k.lower()]
@@ -99,6 +110,23 @@ def list_cmd(
         typer.echo("built-in areas:")
         for k in builtins:
             typer.echo(f"  {k}: {BUILTIN_REGIONS[k]}")
+
+
+def _list_subdivisions(country: str, match: str | None, fmt: str) -> None:
+    admin1 = get_admin1_catalogue()
+    name = get_catalogue(DEFAULT_EDITION).country(country).name
+    subs = admin1.of_country(country)
+    if match:
+        subs = [s for s in subs if s in admin1.search(match)]
+    if fmt == "json":
+        typer.echo(json.dumps({
+            "edition": admin1.info.description, "country": name,
+            "subdivisions": [{"name": s.name, "hasc": s.hasc, "label": s.label} for s in subs],
+        }, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"{admin1.info.description}: {len(subs)} subdivisions of {name}")
+    for s in sorted(subs, key=lambda s: s.name):
+        typer.echo(f"  {s.name:<32} {s.hasc or '-'}")
 
 
 @app.command("show")
@@ -132,14 +160,17 @@ def cells_cmd(
         "--resolution", min=0, max=15, help="H3 resolution (5 = service cells).")] = 5,
     edition: Annotated[str, typer.Option("--edition", help=_EDITION_HELP)] = DEFAULT_EDITION,
 ) -> None:
-    """Write the H3 cells whose centre lies in a region to a CSV (column h3_cell, hex)."""
+    """Write the H3 cells whose centre lies in a region to a CSV (column h3_cell, hex).
+
+    The file is written atomically (`skyfence.fsio`): only a regular file or a new path is
+    replaced, never a device, FIFO or directory, and a failure leaves the old file intact.
+    """
+    check_output_path(out, "--out")  # refuse a bad target before the work
     region = resolve_region(source, edition=_edition(edition))
     cells = region_cells(region, resolution)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["h3_cell"])
-        writer.writerows([c] for c in cells_to_str(cells))
-    tmp.replace(out)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["h3_cell"])
+    writer.writerows([c] for c in cells_to_str(cells))
+    atomic_write_text(out, buf.getvalue(), "--out")
     typer.echo(f"{region.name}: {cells.size:,} cells at resolution {resolution} -> {out}")

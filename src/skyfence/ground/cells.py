@@ -35,14 +35,16 @@ from numpy.typing import ArrayLike
 
 from ..earth import enu_basis, geodetic_to_itrs
 from ..errors import InputError, RegionError
-from .regions import (
-    _CACHE_FORMAT,
-    DEFAULT_EDITION,
+from ._cache import CACHE_FORMAT, cache_dir, load_npz, save_npz
+from .catalogue import DEFAULT_EDITION, get_catalogue
+from .geometry import (
     Region,
-    _atomic_save_npz,
-    cache_dir,
-    get_catalogue,
+    polygonal,
+    repair_polygon,
+    split_at_antimeridian,
+    unwrapped_polygon,
 )
+from .h3index import as_cells, cell_resolution, cells_to_str
 
 __all__ = [
     "DEFAULT_RESOLUTION",
@@ -52,6 +54,7 @@ __all__ = [
     "cell_areas_km2",
     "cell_resolution",
     "cell_set",
+    "cells_to_geometry",
     "cells_to_latlng",
     "cells_to_polygons",
     "cells_to_str",
@@ -81,36 +84,14 @@ def _check_resolution(resolution: int, maximum: int = 15) -> int:
     return int(resolution)
 
 
-def _as_cells(cells: ArrayLike) -> np.ndarray:
-    arr = np.asarray(cells)
-    if arr.dtype.kind in "US":
-        return np.array([h3.str_to_int(str(c)) for c in arr.ravel()],
-                        dtype=np.uint64).reshape(arr.shape)
-    return arr.astype(np.uint64, copy=False)
-
-
 # --------------------------------------------------------------------------------------------
 # Scalar h3 wrapped as array functions
 # --------------------------------------------------------------------------------------------
 
 
-def cell_resolution(cells: ArrayLike) -> np.ndarray:
-    """H3 resolution of each cell (bits 52-55 of the index), vectorised.
-
-    >>> cell_resolution(np.array([0x851E6C2BFFFFFFF], dtype=np.uint64)).tolist()
-    [5]
-    """
-    return ((_as_cells(cells) >> np.uint64(52)) & np.uint64(15)).astype(np.int64)
-
-
-def cells_to_str(cells: ArrayLike) -> list[str]:
-    """Hex strings (``'851e6c2bfffffff'``) of uint64 cells."""
-    return [h3i.int_to_str(int(c)) for c in np.ravel(_as_cells(cells))]
-
-
 def cells_to_latlng(cells: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Cell centres ``(lat_deg, lon_deg)`` (H3's centre on its sphere, read as WGS-84)."""
-    flat = np.ravel(_as_cells(cells))
+    flat = np.ravel(as_cells(cells))
     ll = np.array([h3i.cell_to_latlng(int(c)) for c in flat], dtype=np.float64).reshape(-1, 2)
     shape = np.shape(cells)
     return ll[:, 0].reshape(shape), ll[:, 1].reshape(shape)
@@ -133,7 +114,7 @@ def latlng_to_cells(lat_deg: ArrayLike, lon_deg: ArrayLike,
 
 def cell_areas_km2(cells: ArrayLike) -> np.ndarray:
     """Area of each cell (km^2, H3's exact spherical cell area on its authalic sphere)."""
-    flat = np.ravel(_as_cells(cells))
+    flat = np.ravel(as_cells(cells))
     out = np.fromiter((h3i.cell_area(int(c), "km^2") for c in flat), dtype=np.float64,
                       count=flat.size)
     return out.reshape(np.shape(cells))
@@ -160,25 +141,83 @@ def _great_circle_ring(latlng_deg: np.ndarray, max_step_deg: float) -> np.ndarra
     return ring
 
 
+def _polygon_slow(cell: int, max_step_deg: float) -> shapely.Geometry:
+    b = np.asarray(h3i.cell_to_boundary(int(cell)))
+    ring = _great_circle_ring(np.vstack([b, b[:1]]), max_step_deg)[:, ::-1]
+    planar = unwrapped_polygon(ring, [], None)
+    return split_at_antimeridian(planar) if (planar.bounds[0] < -180.0
+                                             or planar.bounds[2] > 180.0) else planar
+
+
 def cells_to_polygons(cells: ArrayLike, max_step_deg: float = 0.25) -> np.ndarray:
     """One shapely (Multi)Polygon per cell, lon/lat degrees, cut at the antimeridian.
 
     For GeoJSON, maps and areas: H3 cell edges are great-circle arcs, so each edge is
     densified along its great circle (steps of at most ``max_step_deg``); a cell that
     straddles 180 deg becomes a two-part MultiPolygon, and a cell over a pole a cap closed
-    through the pole.
+    through the pole. Cells whose edges are all shorter than ``max_step_deg`` (every cell at
+    resolution 4 and finer with the default) and that touch neither the antimeridian nor a
+    pole are built in one vectorised call.
     """
-    from .regions import _split_at_antimeridian, _unwrapped_polygon
-
-    flat = np.ravel(_as_cells(cells))
-    out = np.empty(flat.size, dtype=object)
+    flat = np.ravel(as_cells(cells))
+    n = flat.size
+    out = np.empty(n, dtype=object)
+    if n == 0:
+        return out
+    ll = np.empty((n, 10, 2))
+    count = np.empty(n, np.int64)
     for i, c in enumerate(flat):
-        b = np.asarray(h3i.cell_to_boundary(int(c)))
-        ring = _great_circle_ring(np.vstack([b, b[:1]]), max_step_deg)[:, ::-1]
-        planar = _unwrapped_polygon(ring, [], None)
-        out[i] = _split_at_antimeridian(planar) if (planar.bounds[0] < -180.0
-                                                    or planar.bounds[2] > 180.0) else planar
+        b = h3i.cell_to_boundary(int(c))
+        count[i] = len(b)
+        ll[i, :len(b)] = b
+        ll[i, len(b):] = b[0]
+    lat, lon = np.radians(ll[..., 0]), np.radians(ll[..., 1])
+    v = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=-1)
+    nxt = np.roll(v, -1, axis=1)
+    # Closing edge of each ring: last real vertex back to the first (padding repeats it).
+    rows = np.arange(n)
+    nxt[rows, count - 1] = v[rows, 0]
+    cosang = np.clip(np.einsum("ijk,ijk->ij", v, nxt), -1.0, 1.0)
+    longest = np.degrees(np.arccos(cosang)).max(axis=1)
+    dlon = (np.diff(np.concatenate([ll[..., 1], ll[:, :1, 1]], axis=1), axis=1) + 180.0) \
+        % 360.0 - 180.0
+    span = np.abs(np.cumsum(dlon, axis=1)).max(axis=1)
+    unwrapped = ll[:, :1, 1] + np.concatenate([np.zeros((n, 1)), np.cumsum(dlon[:, :-1], axis=1)],
+                                              axis=1)
+    fast = ((longest <= max_step_deg) & (np.abs(ll[..., 0]).max(axis=1) < 89.0)
+            & (unwrapped.min(axis=1) >= -180.0) & (unwrapped.max(axis=1) <= 180.0)
+            & (span < 180.0))
+    idx = np.flatnonzero(fast)
+    if idx.size:
+        m = count[idx]
+        take = np.concatenate([np.arange(k) for k in m])
+        owner = np.repeat(np.arange(idx.size), m)
+        coords = np.column_stack([unwrapped[idx[owner], take], ll[idx[owner], take, 0]])
+        out[idx] = shapely.polygons(shapely.linearrings(coords, indices=owner))
+    for j in np.flatnonzero(~fast):
+        out[j] = _polygon_slow(int(flat[j]), max_step_deg)
     return out
+
+
+def cells_to_geometry(cells: ArrayLike) -> shapely.Polygon | shapely.MultiPolygon:
+    """The union of H3 cells as a normalised lon/lat geometry (H3's own cell union).
+
+    Edges are H3's cell vertices joined straight in (lon, lat), cut at the antimeridian; for
+    a `Region` made of explicit cells (`skyfence.ground.region_from_cells`).
+    """
+    arr = np.ravel(as_cells(cells))
+    if arr.size == 0:
+        return shapely.MultiPolygon()
+    shape_ = h3i.cells_to_h3shape([int(c) for c in arr], tight=True)
+    polys = shape_.polys if isinstance(shape_, h3.LatLngMultiPoly) else [shape_]
+    out = []
+    for poly in polys:
+        outer = np.asarray(poly.outer)[:, ::-1]
+        holes = [np.asarray(h)[:, ::-1] for h in poly.holes]
+        close = [np.vstack([r, r[:1]]) for r in [outer, *holes]]
+        planar = unwrapped_polygon(close[0], close[1:], None)
+        out.append(split_at_antimeridian(repair_polygon(planar)))
+    return polygonal(shapely.union_all(out))
 
 
 def all_cells(resolution: int) -> np.ndarray:
@@ -216,7 +255,8 @@ def _candidates(geometry: shapely.Geometry, res: int) -> np.ndarray:
     cover = shapely.union_all(boxes)
     out: list[int] = []
     edges = np.arange(-180.0, 180.0 + _STRIP_DEG / 2, _STRIP_DEG)
-    strips = shapely.box(edges[:-1], -90.0, edges[1:], 90.0)
+    strips = shapely.box(edges[:-1], np.full(edges.size - 1, -90.0), edges[1:],
+                         np.full(edges.size - 1, 90.0))
     for piece in shapely.intersection(cover, strips):
         for poly in shapely.get_parts(piece):
             if poly.geom_type == "Polygon" and poly.area > 0.0:
@@ -334,7 +374,7 @@ class CellSet:
 
     def index_of(self, cells: ArrayLike) -> np.ndarray:
         """Position of each given cell in this set, ``-1`` where absent (vectorised)."""
-        want = _as_cells(cells)
+        want = as_cells(cells)
         flat = np.ravel(want)
         if self.cells.size == 0:
             return np.full(np.shape(want), -1, np.int64)
@@ -359,7 +399,7 @@ def cell_set(cells: ArrayLike, *, region_code: ArrayLike | None = None,
 
     ``region_code`` (default all 0) indexes ``region_names``.
     """
-    arr = np.ravel(_as_cells(cells))
+    arr = np.ravel(as_cells(cells))
     if arr.size == 0:
         res = DEFAULT_RESOLUTION
     else:
@@ -367,9 +407,11 @@ def cell_set(cells: ArrayLike, *, region_code: ArrayLike | None = None,
         if np.any(res_all != res_all[0]):
             raise RegionError("a cell set needs cells of one H3 resolution, got "
                               f"{sorted(set(res_all.tolist()))}", "cells")
-        bad = [int(c) for c in arr[:1] if not h3i.is_valid_cell(int(c))]
-        if bad:
-            raise RegionError(f"not a valid H3 cell: {bad[0]:#x}", "cells")
+        valid = np.fromiter((h3i.is_valid_cell(int(c)) for c in arr), dtype=bool,
+                            count=arr.size)
+        if not valid.all():
+            i = int(np.argmin(valid))
+            raise RegionError(f"not a valid H3 cell: {int(arr[i]):#x}", f"cells[{i}]")
         res = int(res_all[0])
     code = np.zeros(arr.size, np.int32) if region_code is None \
         else np.asarray(region_code, dtype=np.int32).ravel()
@@ -420,21 +462,20 @@ def land_cache_path(resolution: int = DEFAULT_RESOLUTION, edition: str = DEFAULT
     info = get_catalogue(edition).info
     key = (f"land-cells-{info.key}-ne{info.natural_earth_version}-{info.package}-"
            f"{info.package_version}-r{res}-h3{h3.versions()['c']}-"
-           f"v{_LAND_FORMAT}.{_CACHE_FORMAT}.npz")
+           f"v{_LAND_FORMAT}.{CACHE_FORMAT}.npz")
     return cache_dir() / key
 
 
 def _load_land(path: Path, res: int) -> CellSet | None:
-    if not path.is_file():
+    z = load_npz(path, ("cells", "lat_deg", "lon_deg", "area_km2", "country_code", "names"))
+    if z is None:
         return None
     try:
-        with np.load(path, allow_pickle=False) as z:
-            cells = z["cells"]
-            lat, lon, area = z["lat_deg"], z["lon_deg"], z["area_km2"]
-            code = z["country_code"]
-            names = tuple(json.loads(str(z["names"])))
-    except (OSError, ValueError, KeyError):
+        names = tuple(json.loads(str(z["names"])))
+    except ValueError:
         return None
+    cells, lat, lon, area, code = (z["cells"], z["lat_deg"], z["lon_deg"], z["area_km2"],
+                                   z["country_code"])
     if not (cells.size == lat.size == lon.size == area.size == code.size):
         return None
     return _build_cell_set(cells.astype(np.uint64), res, lat, lon, area, code, names)
@@ -465,7 +506,7 @@ def land_cell_set(resolution: int = DEFAULT_RESOLUTION, *, edition: str = DEFAUL
     area = cell_areas_km2(cells)
     names = tuple(catalogue.names)
     if use_cache:
-        _atomic_save_npz(path, cells=cells, lat_deg=lat, lon_deg=lon, area_km2=area,
+        save_npz(path, cells=cells, lat_deg=lat, lon_deg=lon, area_km2=area,
                          country_code=country.astype(np.int16),
                          names=np.array(json.dumps(list(names))))
     return _build_cell_set(cells, res, lat, lon, area, country, names)

@@ -69,7 +69,6 @@ from .topology import (
     laser_capable_by_launch_year,
     laser_links,
     orbital_angles,
-    recover_planes,
     visible_pairs,
 )
 from .whatif import WhatIfDiff, draw_what_if_map
@@ -127,7 +126,6 @@ __all__ = [
     "load_sites",
     "orbital_angles",
     "parse_outage",
-    "recover_planes",
     "site_floors",
     "site_records",
     "visible_pairs",

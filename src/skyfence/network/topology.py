@@ -13,7 +13,7 @@ and PoPs after them. Links and their one-way propagation delays:
   laser-capable satellites, within ``max_laser_range_km`` and with the chord clear of the
   atmosphere (``min_laser_altitude_km``). Which pairs are candidates is a `LaserTopology`:
   `PlusGrid` (two in-plane, two cross-plane neighbours; for Walker shells from their plane and
-  slot, for real element sets from planes recovered from the elements) or
+  slot, for real element sets from the planes `skyfence.orbits.recover_planes` finds) or
   `NearestNeighbourLasers`.
 - **fibre** (gateway -> PoP): great-circle distance x ``fibre_route_factor`` at
   ``fibre_speed_fraction`` x c.
@@ -57,7 +57,6 @@ __all__ = [
     "laser_capable_by_launch_year",
     "laser_links",
     "orbital_angles",
-    "recover_planes",
     "visible_pairs",
 ]
 
@@ -347,68 +346,6 @@ def orbital_angles(r_km: np.ndarray, v_km_s: np.ndarray) -> tuple[np.ndarray, ..
     return raan, u, inc
 
 
-def _split_sorted(values: np.ndarray, gap: float) -> np.ndarray:
-    """Group labels for sorted ``values`` split wherever consecutive values differ by > gap."""
-    return np.concatenate([[0], np.cumsum(np.diff(values) > gap)]) if values.size else values
-
-
-def recover_planes(
-    inclination_deg: ArrayLike,
-    altitude_km: ArrayLike,
-    raan_deg: ArrayLike,
-    *,
-    inclination_gap_deg: float = 0.5,
-    altitude_gap_km: float = 1.0,
-    max_shell_width_km: float = 15.0,
-    raan_gap_deg: float = 1.0,
-    min_shell_sats: int = 20,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Shells and orbital planes recovered from element data (for real element sets).
-
-    Satellites are grouped into shells by inclination (split at gaps > ``inclination_gap_deg``)
-    then mean altitude (split at gaps > ``altitude_gap_km``); a group is a shell if it has at
-    least ``min_shell_sats`` satellites and spans at most ``max_shell_width_km`` (satellites
-    raising or lowering their orbits form wide, sparse groups and get no plane). Within a shell,
-    planes are runs of RAAN (taken at one common time) separated by gaps > ``raan_gap_deg``,
-    wrapping around 360 deg.
-
-    Returns ``shell_id, plane_id`` (int64, shape (n_sat,); -1 when unassigned). Plane ids are
-    global and, within a shell, increase with RAAN.
-    """
-    inc = np.asarray(inclination_deg, float)
-    alt = np.asarray(altitude_km, float)
-    raan = np.asarray(raan_deg, float) % 360.0
-    n = inc.size
-    shell_id = np.full(n, -1, np.int64)
-    plane_id = np.full(n, -1, np.int64)
-    finite = np.flatnonzero(np.isfinite(inc) & np.isfinite(alt) & np.isfinite(raan))
-    o = finite[np.argsort(inc[finite], kind="stable")]
-    inc_groups = _split_sorted(inc[o], inclination_gap_deg)
-    next_shell, next_plane = 0, 0
-    for g in np.unique(inc_groups):
-        members = o[inc_groups == g]
-        m2 = members[np.argsort(alt[members], kind="stable")]
-        alt_groups = _split_sorted(alt[m2], altitude_gap_km)
-        for h in np.unique(alt_groups):
-            shell = m2[alt_groups == h]
-            if shell.size < min_shell_sats or np.ptp(alt[shell]) > max_shell_width_km:
-                continue
-            shell_id[shell] = next_shell
-            next_shell += 1
-            order = shell[np.argsort(raan[shell], kind="stable")]
-            vals = raan[order]
-            gaps = np.diff(np.concatenate([vals, [vals[0] + 360.0]]))
-            # Start the circular scan after the widest gap so no plane straddles the start.
-            start = (int(np.argmax(gaps)) + 1) % order.size
-            order = np.roll(order, -start)
-            vals = np.roll(vals, -start)
-            unwrapped = vals + 360.0 * (np.diff(np.concatenate([[vals[0]], vals])) < 0).cumsum()
-            labels = _split_sorted(unwrapped, raan_gap_deg)
-            plane_id[order] = next_plane + labels
-            next_plane += int(labels.max()) + 1
-    return shell_id, plane_id
-
-
 @dataclass(frozen=True)
 class PlusGrid:
     """+Grid lasers: each satellite links to its two in-plane and two cross-plane neighbours.
@@ -484,25 +421,29 @@ class PlusGrid:
         """Grid for a `Constellation` at time ``t_utc``.
 
         Walker constellations (``plane``/``slot`` set) use their planes, per shell label. Real
-        element sets get planes from `recover_planes` applied to the osculating elements at
-        ``t_utc``; satellites in no recovered plane get no grid lasers (add
-        `NearestNeighbourLasers` with `UnionLasers` to connect them).
+        element sets get shells and planes from `skyfence.orbits.recover_planes` (the one
+        shell and plane recovery; ``recover_kwargs`` go to `skyfence.orbits.recover_shells`);
+        satellites in no recovered plane get no grid lasers (add `NearestNeighbourLasers`
+        with `UnionLasers` to connect them). Neighbours are ordered by the osculating
+        argument of latitude and node at ``t_utc``.
         """
         from ..orbits.propagate import propagate
+        from ..orbits.recover import recover_planes
         from ..timeutil import parse_time
 
         t = parse_time(t_utc) if not isinstance(t_utc, np.datetime64) else t_utc
         eph = propagate(constellation, np.array([t], "datetime64[ns]"), frame="TEME",
                         velocity=True)
+        assert eph.v_km_s is not None  # asked for velocity=True
         r, v = eph.r_km[:, 0, :], eph.v_km_s[:, 0, :]
-        raan, u, inc = orbital_angles(r, v)
+        raan, u, _ = orbital_angles(r, v)
         plane = np.asarray(constellation.plane, np.int64)
         if plane.size and (plane >= 0).all():
             labels = np.asarray(constellation.shell)
             _, shell = np.unique(labels, return_inverse=True)
             gplane = shell * (plane.max() + 1) + plane
             return cls.from_planes(gplane, raan, u, shell)
-        shell, plane = recover_planes(inc, constellation.mean_altitude_km, raan, **recover_kwargs)
+        shell, plane = recover_planes(constellation, **recover_kwargs)
         return cls.from_planes(plane, raan, u, shell)
 
 

@@ -23,7 +23,7 @@ from .propagate import (
     propagate,
     require_accelerated,
 )
-from .recover import recover_shells
+from .recover import recover_planes, recover_shells
 from .shells import PRESETS, WalkerShell, preset, preset_names, walker_constellation
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "preset",
     "preset_names",
     "propagate",
+    "recover_planes",
     "recover_shells",
     "require_accelerated",
     "walker_constellation",

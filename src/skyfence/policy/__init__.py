@@ -20,7 +20,7 @@ Typical use on coverage::
 
 from __future__ import annotations
 
-from ._regions import (
+from .regions import (
     TERRITORIAL_SEA_KM,
     CatalogueResolver,
     TerritoryCells,
@@ -49,6 +49,7 @@ from .io import (
     load_policy_file,
     loads_policy,
 )
+from .regions import CatalogueResolver, catalogue_resolver, check_region_name
 from .rules import (
     BLOCKED,
     CODE_BLOCKED_AREA,

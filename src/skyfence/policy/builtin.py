@@ -89,7 +89,7 @@ def compiled_policy(doc: PolicyDoc, edition: str = "deu", *,
     A compiled policy also caches its per-segment decisions, so a second check of one point
     is a look-up. Give ``resolver`` to use another region resolver (cached by its identity).
     """
-    from ._regions import catalogue_resolver
+    from .regions import catalogue_resolver
 
     res = resolver if resolver is not None else catalogue_resolver(edition)
     fast = _BY_ID.get((id(doc), edition, id(res)))

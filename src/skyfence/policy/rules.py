@@ -1310,10 +1310,10 @@ def compile_policy(
     outer = resolver
     if outer is None or (region_builder is None and any(
             s.cells is None for s in doc.regions)):
-        from . import _regions
+        from . import regions as _catalogue
 
-        outer = outer or _regions.catalogue_resolver()
-        region_builder = region_builder or _regions.build_region
+        outer = outer or _catalogue.catalogue_resolver()
+        region_builder = region_builder or _catalogue.build_region
     assert outer is not None
     local: dict[str, ResolvedRegion] = {}
 

@@ -2,8 +2,9 @@
 
 Region names in a policy resolve, in order, to: a region defined in the policy itself, a
 built-in disputed area (``Crimea``, ``Sevastopol``), a country of the chosen Natural Earth
-edition. Countries have kind ``"country"`` (dish code BLOCKED_COUNTRY), everything else kind
-``"area"`` (BLOCKED_AREA).
+edition, a sub-national (admin-1) region such as ``Kherson`` (`skyfence.ground.admin1`).
+Countries have kind ``"country"`` (dish code BLOCKED_COUNTRY), everything else kind ``"area"``
+(BLOCKED_AREA).
 
 A region's cells are the res-5 cells that touch its land or its 12-nautical-mile territorial
 sea, with the share of each cell's area that is the region's land (`TerritoryCells`). The
@@ -228,8 +229,9 @@ class CatalogueResolver:
         catalogue = get_catalogue(self.edition)
         if text in catalogue:
             return catalogue.get(text), "country"
-        # not found: resolve_region raises with close matches from the catalogue and built-ins
-        return resolve_region(text, edition=self.edition), "country"
+        # An admin-1 region (oblast, state) when known; else resolve_region raises with
+        # close matches from the catalogue and built-ins.
+        return resolve_region(text, edition=self.edition), "area"
 
     def check(self, name: str) -> None:
         """Raise `RegionError` (with close matches) when ``name`` is unknown; no cells built."""
