@@ -19,6 +19,7 @@ def _scenario(**over) -> dict:
                           {"name": "Taipei", "lat": 25.033, "lon": 121.565},
                           {"name": "Pole", "lat": 89.9, "lon": 0.0}],
         },
+        "policy": {"source": "default"},
         "network": {"enabled": True, "rtt_every": "5m"},
         "run": {"chunk_steps": 7},
     }

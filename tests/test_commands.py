@@ -27,7 +27,7 @@ from skyfence.vocabulary import COLUMNS, describe
 runner = CliRunner()
 START = "2026-02-23T00:00:00Z"
 WINDOW = ["--start", START, "--duration", "10m", "--step", "60s"]
-KYIV = "Kyiv=50.45,30.52"
+KYIV = "Kyiv=50.45,30.52,registered=yes"  # Ukraine serves registered terminals from 2026-02
 
 
 def _text(res) -> str:
@@ -54,6 +54,7 @@ def three(tmp_path_factory) -> dict[str, Path]:
     scenario.write_text(
         f'name = "cmp"\n[time]\nstart = "{START}"\nduration = "10m"\nstep = "60s"\n'
         '[ground]\n[[ground.terminals]]\nname = "Kyiv"\nlat = 50.45\nlon = 30.52\n'
+        'registered = true\n'
         '[[ground.terminals]]\nname = "Taipei"\nlat = 25.03\nlon = 121.56\n'
         '[network]\nrtt_every = "60s"\n[outputs]\nmaps = false\n')
     _ok(["run", "--scenario", str(scenario), "--quiet", "--out", str(out["run"])])
@@ -187,7 +188,7 @@ def test_bent_pipe_mid_pacific_has_nulls_not_zeros(tmp_path: Path) -> None:
     ("network", ["--terminal", KYIV, "--allow-gateway-countries", "Poland"], "ISO"),
     ("network", ["--terminal", "A=1,2", "--terminal", "A=3,4"], "duplicate"),
     ("network", [], "give at least one --terminal"),
-    ("run", ["--policy", "nosuchpolicy"], "unknown policy 'nosuchpolicy'"),
+    ("run", ["--policy", "nosuchpolicy"], "unknown built-in policy 'nosuchpolicy'"),
     ("run", ["--dask", "nowhere"], "must be 'local' or a scheduler address"),
     ("run", ["--gateway-down", "Atlantis"], "Atlantis"),
 ])

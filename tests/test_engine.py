@@ -226,5 +226,63 @@ def test_elements_far_from_their_epoch_fail_loudly() -> None:
         constellation={"source": str(shared / "starlink-2026-02-23.tle")},
         ground={"regions": [], "terminals": [{"name": "Kyiv", "lat": 50.45, "lon": 30.5}]},
         network={"enabled": False}))
-    with pytest.raises((ElementError, InputError), match=r"epoch|usable"):
+    with pytest.raises((ElementError, InputError), match=r"epoch|usable|days (newer|older)"):
         prepare(sc)
+
+
+def test_moving_terminal_follows_its_track_and_the_speed_rule(tmp_path: Path) -> None:
+    # A vehicle near Kyiv on 2026-01-31 (speed limit on, registration not yet required):
+    # 10 min at ~40 km/h, then 10 min at ~120 km/h. Unregistered, it loses service exactly
+    # when it starts the fast leg; a registered twin keeps it (exempt).
+    rows = ["id,name,registered,t_utc,lat_deg,lon_deg"]
+    # 0.006 deg of latitude ~ 0.667 km: 0.667 km per minute = 40 km/h, x3 = 120 km/h.
+    times = [f"2026-01-31T00:{m:02d}:00Z" for m in (0, 10, 20)]
+    lats = [50.40, 50.40 + 10 * 0.006, 50.40 + 10 * 0.006 + 10 * 0.018]
+    for tid, reg in (("van-1", "no"), ("van-2", "yes")):
+        rows += [f"{tid},{tid},{reg},{t},{la:.4f},30.50" for t, la in zip(times, lats,
+                                                                        strict=True)]
+    f = tmp_path / "fleet.csv"
+    f.write_text("\n".join(rows) + "\n")
+    sc = parse_scenario(_scenario(
+        time={"start": "2026-01-31T00:00:00Z", "duration": "20m", "step": "60s"},
+        ground={"regions": [], "terminals": [], "terminals_file": str(f)},
+        policy={"source": "world"}, network={"enabled": False}))
+    ctx = prepare(sc)
+    assert ctx.ground.moving.tolist() == [True, True]
+    tables = finalize(ctx, simulate(ctx))
+    t = tables.terminals
+    van1, van2 = t[t.terminal == "van-1"], t[t.terminal == "van-2"]
+    assert van1["speed_kmh"].iloc[:10].between(35, 45).all()
+    assert van1["speed_kmh"].iloc[10:20].between(110, 130).all()
+    status = van1["status"].astype(str).tolist()
+    assert status[:10] == ["served"] * 10 and status[10:20] == ["blocked"] * 10
+    assert set(van1["dish_code"].iloc[10:20]) == {"MOVING_TOO_FAST_FOR_POLICY"}
+    assert (van2["status"].astype(str).iloc[:20] == "served").all()
+    # The track moves the point: at each step the kernel sees from the track position.
+    np.testing.assert_allclose(van1["lat_deg"].iloc[[0, 10, 20]], lats, atol=1e-9)
+    from skyfence.coverage import GroundIndex
+    from skyfence.earth import enu_basis
+    from skyfence.orbits import propagate
+
+    k = 17
+    lat, lon = van1["lat_deg"].iloc[k], van1["lon_deg"].iloc[k]
+    r = propagate(ctx.constellation, ctx.t_utc[k:k + 1]).r_km[:, 0, :]
+    ref = GroundIndex(geodetic_to_itrs(lat, lon)[None, :],
+                      enu_basis(lat, lon)[2].reshape(1, 3)).visibility(r, ctx.masks_deg)
+    assert van1["n_visible"].iloc[k] == ref.n_visible[0]
+
+
+def test_registration_rule_under_the_world_policy() -> None:
+    terms = [{"name": "reg", "lat": 50.45, "lon": 30.52, "registered": True},
+             {"name": "unreg", "lat": 50.45, "lon": 30.52},
+             {"name": "late", "lat": 50.45, "lon": 30.52,
+              "registered_from": "2026-02-23T00:05:00Z"}]
+    tables = run(parse_scenario(_scenario(
+        time={"duration": "9m"}, ground={"regions": [], "terminals": terms},
+        policy={"source": "world"}, network={"enabled": False})))
+    t = tables.terminals.set_index("terminal")
+    assert (t.loc["reg", "status"].astype(str) == "served").all()
+    assert (t.loc["unreg", "status"].astype(str) == "blocked").all()
+    assert set(t.loc["unreg", "dish_code"]) == {"UNREGISTERED"}
+    late = t.loc["late", "status"].astype(str).tolist()
+    assert late[:5] == ["blocked"] * 5 and late[5:] == ["served"] * 5

@@ -88,7 +88,7 @@ def test_slot_holds_the_serving_satellite() -> None:
 
 
 def test_per_hop_processing_adds_to_the_floor() -> None:
-    t = _kyiv(network={"per_hop_ms": 0.5}).terminals
+    t = _kyiv(network={"per_hop_ms": 0.5, "latency_model": "propagation"}).terminals
     t = t[t.routed & t.rtt_ms.notna()]
     # access link + laser links + feeder link + fibre from the gateway to the PoP
     links = t["n_laser_hops"].astype(int).to_numpy() + 3

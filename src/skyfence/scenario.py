@@ -97,6 +97,9 @@ class ConstellationSpec(_Strict):
     min_elevation_deg: float = Field(25.0, description="user-terminal elevation mask, deg")
     min_elevation_by_shell: dict[str, float] = Field(default_factory=dict)
     gso_exclusion: bool = False
+    operational_only: bool = Field(
+        True, description="only objects in an operational shell serve (no orbit raising, "
+        "deorbiting or objects below 400 km); the count is reported")
     strategy: Literal["highest", "random"] = Field(
         "highest", description="the scheduler's serving satellite in the coverage stage: the "
         "highest in view, or a random one (seeded by the scenario's seed); held within a slot")
@@ -134,30 +137,41 @@ class RegionSpec(_Strict):
 
 
 class TerminalSpec(_Strict):
-    """A named user terminal: WGS-84 degrees, metres above the ellipsoid, km/h, optional id.
+    """A user terminal: WGS-84 degrees, metres above the ellipsoid, km/h, identity and
+    registration (dates ISO 8601 UTC, ``[from, until)``).
 
-    Validated by the same rules as the command line's ``NAME=LAT,LON[,alt_m=..][,speed_kmh=..]
-    [,id=..]`` (`skyfence.ground.validate_ground_point`).
+    Validated by the same rules as the command line's ground points
+    ``NAME=LAT,LON[,alt_m=..][,speed_kmh=..][,id=..]`` (`skyfence.ground.validate_ground_point`).
+    Moving terminals (tracks) come from ``ground.terminals_file``.
     """
 
     name: str
     lat: float
     lon: float
     altitude_m: float = 0.0
-    speed_kmh: float = 0.0
+    speed_kmh: float | None = None
     id: str | None = None
+    owner: str | None = None
+    registered: bool | None = None
+    registered_from: str | None = None
+    registered_until: str | None = None
 
     @model_validator(mode="after")
     def _point(self) -> TerminalSpec:
-        from .ground import Terminal
-
         try:
-            Terminal(self.name, self.lat, self.lon, self.altitude_m)
+            self.to_terminal()
         except InputError as exc:
             raise ValueError(exc.message) from None
-        if not (self.speed_kmh >= 0.0 and self.speed_kmh < 1e5):
-            raise ValueError(f"speed_kmh must be in [0, 1e5) km/h, got {self.speed_kmh}")
         return self
+
+    def to_terminal(self) -> Any:
+        """The `skyfence.ground.Terminal` this entry describes."""
+        from .ground import validate_ground_point
+
+        return validate_ground_point(
+            self.name, self.lat, self.lon, self.altitude_m, self.speed_kmh, self.id,
+            owner=self.owner, registered=self.registered,
+            registered_from=self.registered_from, registered_until=self.registered_until)
 
 
 class GroundSpec(_Strict):
@@ -166,6 +180,9 @@ class GroundSpec(_Strict):
     edition: Literal["deu", "default"] = "deu"
     regions: list[RegionSpec] = Field(default_factory=list)
     terminals: list[TerminalSpec] = Field(default_factory=list)
+    terminals_file: str | None = Field(
+        None, description="terminals (with identity, registration and tracks) from a CSV, "
+        "GeoJSON or Parquet file (skyfence.ground.load_terminals)")
     timeseries_cells: list[str] = Field(
         default_factory=list, description="H3 cells (of the regions' cells) whose per-step "
         "values are kept, like the terminals'")
@@ -183,7 +200,8 @@ class GroundSpec(_Strict):
 class PolicySpec(_Strict):
     """Service policy: a built-in policy's name or a TOML/JSON policy file."""
 
-    source: str = Field("default", description="built-in policy name or policy file")
+    source: str = Field("world", description="built-in policy name (world, default) or "
+                        "policy file")
 
     @field_validator("source")
     @classmethod
@@ -230,6 +248,12 @@ class NetworkSpec(_Strict):
     routing: Literal["min-delay", "fewest-hops"] = "min-delay"
     gateways: str | None = None
     pops: str | None = None
+    ground_segment: Literal["world", "facts"] = Field(
+        "world", description="sites when no gateways/pops file is given: the real ground "
+        "segment (158 gateways, 49 PoPs, sourced) or the 9 gateways and 5 PoPs of facts.md")
+    latency_model: Literal["measured", "propagation"] = Field(
+        "measured", description="rtt_ms as users measure it (propagation plus the fitted "
+        "overhead model, skyfence.network.latency) or propagation only")
     lasers: bool = True
     laser_topology: Literal["grid", "nearest", "grid+nearest"] = "grid"
     laser_range_km: float = 5000.0
@@ -418,7 +442,8 @@ def _resolve_paths(scenario: Scenario, base: Path) -> Scenario:
         "network": scenario.network.model_copy(update={
             "gateways": fix(scenario.network.gateways), "pops": fix(scenario.network.pops)}),
         "ground": scenario.ground.model_copy(update={"regions": [
-            r.model_copy(update={"file": fix(r.file)}) for r in scenario.ground.regions]}),
+            r.model_copy(update={"file": fix(r.file)}) for r in scenario.ground.regions],
+            "terminals_file": fix(scenario.ground.terminals_file)}),
     })
 
 

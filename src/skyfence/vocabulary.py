@@ -17,6 +17,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "region": ("", "scenario region (the first one listed that holds the cell)"),
     "terminal": ("", "terminal name"),
     "id": ("", "terminal identifier"),
+    "owner": ("", "owner or account the terminal is registered to"),
+    "moving": ("", "whether the terminal follows a track"),
+    "speed_kmh": ("km/h", "ground speed (from the track, else the stated speed)"),
+    "registered": ("", "whether the terminal's registration is valid at this step"),
+    "registered_at_end": ("", "whether the registration is valid at the window's last step"),
     "lat_deg": ("deg", "WGS-84 geodetic latitude"),
     "lon_deg": ("deg", "WGS-84 geodetic longitude"),
     "altitude_m": ("m", "height above the WGS-84 ellipsoid"),
@@ -49,6 +54,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "rule": ("", "policy rule deciding the status at this step ('default' = the policy's "
                  "default action)"),
     "rule_at_end": ("", "policy rule deciding the point at the window's last step"),
+    "dish_code": ("", "the policy's dish-side code when it switches the point off "
+                      "(CELL_IS_DISABLED, BLOCKED_COUNTRY, BLOCKED_AREA, "
+                      "MOVING_TOO_FAST_FOR_POLICY, UNREGISTERED); empty when allowed"),
     "served_share": ("share", "steps served"),
     "blocked_share": ("share", "steps covered but switched off by the policy"),
     "uncovered_share": ("share", "steps without a usable satellite"),
@@ -64,8 +72,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "pop": ("", "point of presence (PoP) of the routed path"),
     "home_pop": ("", "the PoP the point's traffic exits at (its country's, else the nearest)"),
     "n_laser_hops": ("", "laser links on the path (0 = bent pipe)"),
-    "rtt_ms": ("ms", "round-trip time to the PoP"),
-    "rtt_floor_ms": ("ms", "round-trip propagation time to the PoP (no processing)"),
+    "rtt_ms": ("ms", "round-trip time to the PoP as users measure it: the propagation floor "
+                     "plus the fitted overhead (network.latency_model)"),
+    "rtt_floor_ms": ("ms", "round-trip propagation time to the PoP (no overheads)"),
     "rtt_mean_ms": ("ms", "mean RTT over routed, served steps"),
     "rtt_min_ms": ("ms", "lowest RTT over routed, served steps"),
     "rtt_max_ms": ("ms", "highest RTT over routed, served steps"),

@@ -45,17 +45,23 @@ NoMaps = Annotated[bool, typer.Option("--no-maps", help="Skip PNG maps.")]
 
 
 def terminal_specs(texts: Sequence[str] | None) -> list[dict[str, Any]]:
-    """Scenario terminal entries from ``--terminal`` values (one parser for every command)."""
-    from ..ground import parse_terminals
+    """Scenario terminal entries from ``--terminal`` values (one parser for every command:
+    `skyfence.ground.parse_ground_points`)."""
+    from ..ground import parse_ground_points
+    from ..timeutil import format_utc
 
     out = []
-    for t in parse_terminals(list(texts or [])):
+    for t in parse_ground_points(list(texts or []), "--terminal"):
         entry: dict[str, Any] = {"name": t.name, "lat": t.lat_deg, "lon": t.lon_deg,
                                  "altitude_m": t.altitude_m}
-        for key in ("speed_kmh", "id"):
+        for key in ("speed_kmh", "id", "owner", "registered"):
             value = getattr(t, key, None)
             if value is not None:
                 entry[key] = value
+        for key in ("registered_from", "registered_until"):
+            value = getattr(t, key, None)
+            if value is not None:
+                entry[key] = format_utc(value)
         out.append(entry)
     return out
 

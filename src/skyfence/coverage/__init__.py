@@ -32,6 +32,7 @@ from .metrics import (
     timeseries_bytes,
     weighted_percentile,
 )
+from .moving import MovingGround
 from .strategies import (
     SLOT_S,
     HighestElevation,
@@ -62,6 +63,7 @@ __all__ = [
     "CoverageSummary",
     "GroundIndex",
     "HighestElevation",
+    "MovingGround",
     "PointMetrics",
     "RandomUsable",
     "ServingStrategy",

@@ -37,6 +37,7 @@ from numpy.typing import ArrayLike
 from ..errors import InputError, ResourceError
 from ..orbits.constellation import Constellation
 from ..orbits.propagate import chunk_length, iter_ephemeris
+from .moving import MovingGround
 from .strategies import SLOT_S, ServingStrategy, ServingTracker, serving_slot
 from .visibility import DEFAULT_MIN_ELEVATION_DEG, GroundIndex, StepVisibility, _check_masks
 
@@ -513,7 +514,7 @@ def _warmup_times(
 
 def iter_coverage(
     constellation: Constellation,
-    ground: GroundIndex,
+    ground: GroundIndex | MovingGround,
     t_utc: ArrayLike,
     *,
     min_elevation_deg: float | ArrayLike = DEFAULT_MIN_ELEVATION_DEG,
@@ -533,7 +534,8 @@ def iter_coverage(
     Parameters
     ----------
     constellation : Constellation
-    ground : GroundIndex
+    ground : GroundIndex or MovingGround
+        The points (a `MovingGround` locates moving points at each step).
     t_utc : datetime64 array
         A regular grid (or a slice of one).
     min_elevation_deg : float or array_like (n_sat,)
@@ -565,6 +567,7 @@ def iter_coverage(
             raise InputError(f"step must be > 0 s, got {grid_step_s!r}", "step")
         step = float(grid_step_s)
     masks = _check_masks(min_elevation_deg, len(constellation), "min_elevation_deg")
+    moving = ground if isinstance(ground, MovingGround) else None
     tracker = ServingTracker(strategy, slot_s)
     always = bool(getattr(tracker.strategy, "needs_pairs", False)) or pairs is True
     pairs_at = pairs if callable(pairs) else None
@@ -581,7 +584,11 @@ def iter_coverage(
             tk = eph.t_utc[k]
             held = tracker.held_for(tk)
             want = always or (pairs_at is not None and i >= n_warm and bool(pairs_at(tk)))
-            vis = ground.visibility(r[:, k, :], masks, gso=gso, held_sat=held, pairs=want)
+            if moving is not None:
+                vis = moving.visibility_at(tk, r[:, k, :], masks, gso=gso, held_sat=held,
+                                           pairs=want)
+            else:
+                vis = ground.visibility(r[:, k, :], masks, gso=gso, held_sat=held, pairs=want)
             serving = tracker.choose(tk, vis)
             if i >= n_warm:
                 yield CoverageStep(tk, vis, serving, r[:, k, :])

@@ -10,6 +10,7 @@ The context pickles with its index, so a Dask worker receives it once and never 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from ..coverage import (
     GSO_EXCLUSION_USER_DEG,
     GroundIndex,
     HighestElevation,
+    MovingGround,
     RandomUsable,
     ServingStrategy,
     elevation_masks,
@@ -34,22 +36,23 @@ from ..ground import (
     cell_areas_km2,
     cells_to_latlng,
     land_cells,
+    load_terminals,
     region_cells,
     resolve_region,
     terminal_set,
 )
-from ..ground import Terminal as GroundTerminal
+from ..ground.terminals import TerminalSet, TerminalState
 from ..orbits import Constellation, check_ephemeris, load_constellation, propagate
+from ..orbits.operational import ServingReport, StaleElementsWarning, serving_constellation
 from ..policy import (
     CompiledPolicy,
     PolicyEvaluation,
     PolicyFile,
-    catalogue_resolver,
-    compile_policy,
-    load_default_policy,
-    load_policy_file,
+    compiled_policy,
+    load_builtin_or_file,
     to_service_cells,
 )
+from ..policy.rules import CODE_BLOCKED_COUNTRY, STATUS_CODES, TerminalEvaluation
 from ..scenario import Scenario
 from ..timeutil import parse_duration, parse_time
 from .stages import make_stages
@@ -103,8 +106,9 @@ class Ground:
         Cell indices of each region (a cell can belong to several, e.g. Ukraine and Crimea).
     primary_region : object (n_cell,)
         The first scenario region containing each cell.
-    terminal_names, terminal_ids : tuple of str
-    terminal_speed_kmh : float64 (n_terminal,)
+    terminal_names : tuple of str
+    terminals : TerminalSet
+        The terminals with identity, registration and tracks (`skyfence.ground`).
     """
 
     cells: np.ndarray
@@ -120,8 +124,12 @@ class Ground:
     members: dict[str, np.ndarray]
     primary_region: np.ndarray
     terminal_names: tuple[str, ...]
-    terminal_ids: tuple[str, ...]
-    terminal_speed_kmh: np.ndarray
+    terminals: TerminalSet
+
+    @property
+    def moving(self) -> np.ndarray:
+        """bool (n_terminal,): terminals that follow a track."""
+        return self.terminals.moving if self.n_terminals else np.zeros(0, bool)
 
     def region_area_matrix(self) -> sparse.csr_matrix:
         """(n_region, n_point) sparse matrix of cell areas (km^2) of each region's cells."""
@@ -228,11 +236,16 @@ def build_ground(scenario: Scenario, *, max_points: int | None = None) -> Ground
         primary[members[name]] = name
     lat, lon = cells_to_latlng(cells) if cells.size else (np.zeros(0), np.zeros(0))
     area = cell_areas_km2(cells) if cells.size else np.zeros(0)
-    terminals = [GroundTerminal(t.name, t.lat, t.lon, t.altitude_m) for t in spec.terminals]
-    speeds = np.array([t.speed_kmh for t in spec.terminals], dtype=np.float64)
-    ids = tuple(t.id or t.name for t in spec.terminals)
+    terminals: list[Any] = []
+    for i, ts_spec in enumerate(spec.terminals):
+        try:
+            terminals.append(ts_spec.to_terminal())
+        except InputError as exc:
+            raise type(exc)(exc.message, f"ground.terminals[{i}]") from None
+    if spec.terminals_file:
+        terminals += load_terminals(spec.terminals_file)
+    ts = terminal_set(terminals, resolution=SERVICE_RESOLUTION)
     if terminals:
-        ts = terminal_set(terminals, resolution=SERVICE_RESOLUTION)
         t_lat, t_lon, t_alt = ts.lat_deg, ts.lon_deg, ts.alt_km
         t_cells = np.asarray(ts.cells, dtype=np.uint64)
     else:
@@ -248,40 +261,27 @@ def build_ground(scenario: Scenario, *, max_points: int | None = None) -> Ground
         cells=cells, resolution=res, service_cells=service, lat_deg=all_lat, lon_deg=all_lon,
         alt_km=alt, area_km2=area, r_itrs_km=r, up=up, regions=tuple(n for n, _, _ in per_region),
         members=members, primary_region=primary,
-        terminal_names=tuple(t.name for t in terminals), terminal_ids=ids,
-        terminal_speed_kmh=speeds,
+        terminal_names=tuple(t.name for t in terminals), terminals=ts,
     )
 
 
-BUILTIN_POLICIES: dict[str, Callable[[], PolicyFile]] = {"default": load_default_policy}
-
-
 def load_policy(source: str, edition: str) -> tuple[PolicyFile, CompiledPolicy]:
-    """A built-in policy (by name) or a policy file, and the policy compiled against the
-    boundary edition."""
-    if source in BUILTIN_POLICIES:
-        doc = BUILTIN_POLICIES[source]()
-    elif source.lower().endswith((".toml", ".json")):
-        doc = load_policy_file(source)
-    else:
-        raise InputError(f"unknown policy {source!r}: give a built-in policy "
-                         f"({', '.join(sorted(BUILTIN_POLICIES))}) or a .toml/.json file",
-                         "policy.source")
-    return doc, compile_policy(doc.policy(), catalogue_resolver(edition))
+    """A built-in policy (by name: ``world``, ``default``) or a policy file, and the policy
+    compiled against the boundary edition (compiled policies are cached)."""
+    try:
+        doc = load_builtin_or_file(source)
+    except InputError as exc:
+        raise type(exc)(exc.message, "policy.source") from None
+    return doc, compiled_policy(doc.policy(), edition)
 
 
-def moving_blocked(policy: CompiledPolicy, service_cells: np.ndarray, speed_kmh: np.ndarray,
-                   t_utc: np.ndarray) -> np.ndarray:
-    """(n_time, n_terminal) bool: terminals switched off by a moving-terminal rule."""
-    out = np.zeros((t_utc.size, service_cells.size), dtype=bool)
-    t_ns = t_utc.astype("datetime64[ns]").astype(np.int64)
-    for rule in policy.moving_rules:
-        inside = np.isin(service_cells, rule.cells) & (speed_kmh > rule.max_speed_kmh)
-        if not inside.any():
-            continue
-        active = np.array([rule.active_at(int(x)) for x in t_ns], dtype=bool)
-        out |= active[:, None] & inside[None, :]
-    return out
+def cell_codes(policy: CompiledPolicy) -> np.ndarray:
+    """int8 (n_rule + 1,): the dish code (`STATUS_CODES` index) each cell rule gives, then the
+    default's; index with a rule index (-1 = the default)."""
+    index = {c: k for k, c in enumerate(STATUS_CODES)}
+    codes = [index[r.code] if r.code else 0 for r in policy.rules]
+    codes.append(0 if policy.default_on else index[CODE_BLOCKED_COUNTRY])
+    return np.asarray(codes, dtype=np.int8)
 
 
 def time_grid_checked(start: str, duration: str, step: str, budget_bytes: float,
@@ -362,8 +362,18 @@ class RunContext:
         Elevation mask per satellite.
     policy : PolicyEvaluation
         Served mask and deciding rule per point and window segment.
-    moving_off : bool (n_time, n_terminal)
-        Terminals off by a moving-terminal rule.
+    terminal_policy : TerminalEvaluation
+        The policy for the terminals per step, (n_time, n_terminal): served, dish code and
+        deciding rule (moving-terminal and registration rules included).
+    rule_labels : tuple of str
+        Names of the deciding rules (cell rules first, then moving and terminal rules, then
+        ``default``, so -1 is the default).
+    cell_codes : int8 (n_rule + 1,)
+        Dish code index of each cell rule.
+    terminal_state : TerminalState or None
+        Terminals' positions, cells, speeds and registration per step (tracks).
+    serving_report : ServingReport or None
+        Which objects serve and why the others do not.
     policy_file : PolicyFile
         The policy as read, with its request history.
     compiled_policy : CompiledPolicy
@@ -384,11 +394,15 @@ class RunContext:
     slot_s: float
     masks_deg: np.ndarray
     policy: PolicyEvaluation
-    moving_off: np.ndarray
+    terminal_policy: TerminalEvaluation
+    rule_labels: tuple[str, ...]
+    cell_codes: np.ndarray
     policy_file: PolicyFile
     compiled_policy: CompiledPolicy
-    index: GroundIndex
+    index: GroundIndex | MovingGround
     strategy: ServingStrategy
+    terminal_state: TerminalState | None = None
+    serving_report: ServingReport | None = None
     stages: tuple[Any, ...] = ()
     timings: PhaseClock = field(default_factory=PhaseClock)
     notes: list[str] = field(default_factory=list)
@@ -441,6 +455,12 @@ def prepare(
         const = constellation if constellation is not None else load_constellation(
             scenario.constellation.source, epoch=t[0],
             skip_invalid=scenario.constellation.skip_invalid)
+        # Only objects in an operational shell serve; stale elements warn or fail (ages).
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", StaleElementsWarning)
+            const, serving_report = serving_constellation(
+                const, t[0], include_all=not scenario.constellation.operational_only)
+        stale = [str(w.message) for w in caught if issubclass(w.category, StaleElementsWarning)]
         # Propagation at the window's start, middle and end: refuse a window where no
         # satellite has a usable state (elements far from their epoch), note partial failures.
         sample = t[np.unique([0, t.size // 2, t.size - 1])]
@@ -458,18 +478,27 @@ def prepare(
     with clock.timed("policy"):
         policy_file, policy = load_policy(scenario.policy.source, scenario.ground.edition)
         ev: PolicyEvaluation = policy.evaluate(ground.service_cells, t)
-        moving_off = moving_blocked(policy, ground.service_cells[ground.terminal_index],
-                                    ground.terminal_speed_kmh, t)
+        state = ground.terminals.state_at(t) if ground.n_terminals else None
+        if state is not None:
+            tev = policy.evaluate_terminals(state.cells.T, t, state.speed_kmh.T,
+                                            state.registered.T)
+        else:
+            tev = policy.evaluate_terminals(np.zeros(0, np.uint64), t)
     say("building visibility index")
     with clock.timed("index"):
         gso = GSO_EXCLUSION_USER_DEG if scenario.constellation.gso_exclusion else None
-        index = GroundIndex(ground.r_itrs_km, ground.up, gso_exclusion_deg=gso)
+        index = _ground_index(ground, state, gso)
     ctx = RunContext(
         scenario=scenario, constellation=const, ground=ground, t_utc=t,
         step_s=scenario.time.step_s, slot_s=scenario.network.slot_s, masks_deg=masks,
-        policy=ev, moving_off=moving_off, policy_file=policy_file, compiled_policy=policy,
-        index=index, strategy=_strategy(scenario), timings=clock,
+        policy=ev, terminal_policy=tev, rule_labels=tev.rule_labels,
+        cell_codes=cell_codes(policy), policy_file=policy_file, compiled_policy=policy,
+        index=index, strategy=_strategy(scenario), timings=clock, terminal_state=state,
+        serving_report=serving_report,
     )
+    ctx.notes.extend(stale)
+    if serving_report.n_excluded:
+        ctx.notes.append(f"serving satellites: {serving_report.summary()}")
     if health.summary():
         ctx.notes.append(f"propagation at the window's start, middle and end: "
                          f"{health.summary()}")
@@ -488,6 +517,39 @@ def prepare(
             f"the memory budget of {_gib(budget)}; use fewer cells (coarser resolution), a "
             "shorter window or a longer step, or raise run.memory_budget_gib (--memory-budget)")
     return ctx
+
+
+def _ground_index(ground: Ground, state: TerminalState | None, gso: float | None
+                  ) -> GroundIndex | MovingGround:
+    """The visibility index: one `GroundIndex`, or a `MovingGround` when terminals move."""
+    moving = ground.moving
+    if state is None or not moving.any():
+        return GroundIndex(ground.r_itrs_km, ground.up, gso_exclusion_deg=gso)
+    term = ground.terminal_index
+    moving_points = term[moving]
+    fixed_points = np.setdiff1d(np.arange(ground.n_points), moving_points)
+    fixed = (GroundIndex(ground.r_itrs_km[fixed_points], ground.up[fixed_points],
+                         gso_exclusion_deg=gso) if fixed_points.size else None)
+    return MovingGround(fixed, fixed_points, moving_points,
+                        _TrackPositions(state.t_utc, state.r_itrs_km[moving],
+                                        state.up[moving]), gso)
+
+
+class _TrackPositions:
+    """Positions of the moving terminals at a grid time (picklable)."""
+
+    def __init__(self, t_utc: np.ndarray, r_itrs_km: np.ndarray, up: np.ndarray) -> None:
+        self.t_ns = np.asarray(t_utc, "datetime64[ns]").astype(np.int64)
+        self.r = r_itrs_km  # (k, n_time, 3)
+        self.up = up
+
+    def __call__(self, t_utc: np.datetime64) -> tuple[np.ndarray, np.ndarray]:
+        ns = np.asarray(t_utc, "datetime64[ns]").astype(np.int64)
+        i = int(np.searchsorted(self.t_ns, ns))
+        if i >= self.t_ns.size or self.t_ns[i] != ns:
+            # A warm-up step before the window (serving hold): the first grid position.
+            i = min(max(i, 0), self.t_ns.size - 1)
+        return self.r[:, i, :], self.up[:, i, :]
 
 
 def _routed_steps(ctx: RunContext) -> int:

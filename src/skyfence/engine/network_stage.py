@@ -52,7 +52,9 @@ from ..network import (
     laser_capable_by_launch_year,
     load_sites,
     parse_outage,
+    world_sites,
 )
+from ..network.latency import DEFAULT_LATENCY_MODEL, LatencyModel
 from ..network.topology import LaserTopology
 from .protocol import StepData
 
@@ -190,14 +192,15 @@ class _Acc:
         r = np.asarray(step.r_sat_itrs_km, float)
         t = np.atleast_1d(np.asarray(step.t_utc, "datetime64[ns]"))
         snap = build_snapshot(r, st.sites, st.config)
+        users = st.users_at(ctx, step.i)
         if st.selector is None:
-            cand = Candidates.from_serving(r, st.users, step.serving)
-            select: Any = GivenServing(np.zeros((0, len(st.users)), np.int64))
+            cand = Candidates.from_serving(r, users, step.serving)
+            select: Any = GivenServing(np.zeros((0, len(users)), np.int64))
         else:
             pairs = step.visibility.pairs
             if pairs is None:  # pragma: no cover - the pipeline asks for pairs on routed steps
                 raise InputError("routed step without visibility pairs", "network")
-            cand = Candidates.from_pairs(r, st.users, pairs.point, pairs.sat,
+            cand = Candidates.from_pairs(r, users, pairs.point, pairs.sat,
                                          pairs.elevation_deg)
             select = st.selector
         served = step.status == 2
@@ -208,8 +211,8 @@ class _Acc:
             down = False
         case = (replace(snap, gateway_up=gw_up[0].copy(), pop_up=pop_up[0].copy())
                 if down else snap)
-        sat, acc = select.choose(cand, case, st.router, st.users)
-        paths = st.router.to_pops(case, sat, acc, st.users.home_pop)
+        sat, acc = select.choose(cand, case, st.router, users)
+        paths = st.modelled(st.router.to_pops(case, sat, acc, users.home_pop))
         self.metrics.update(step.t_utc, paths, counted=served)
         k, v = self._hist(paths, served)
         self.hist_keys.append(k)
@@ -217,8 +220,8 @@ class _Acc:
         base_paths = None
         if self.base is not None:
             if down:
-                bsat, bacc = select.choose(cand, snap, st.router, st.users)
-                base_paths = st.router.to_pops(snap, bsat, bacc, st.users.home_pop)
+                bsat, bacc = select.choose(cand, snap, st.router, users)
+                base_paths = st.modelled(st.router.to_pops(snap, bsat, bacc, users.home_pop))
             else:
                 base_paths = paths
             self.base.update(step.t_utc, base_paths, counted=served)
@@ -298,7 +301,32 @@ class NetworkStage:
     pair_area: np.ndarray
     n_bins: int
     keep_cell_samples: bool
+    latency: LatencyModel | None = None
     name: str = "network"
+
+    def modelled(self, paths: UserPaths) -> UserPaths:
+        """``paths`` with ``rtt_ms`` as users measure it: the fitted overhead model on the
+        propagation floor (``2 x propagation_ms``), plus the router's per-hop processing."""
+        if self.latency is None:
+            return paths
+        floor = 2.0 * paths.propagation_ms
+        processing = paths.rtt_ms - floor
+        rtt, _ = self.latency.apply(replace(paths, rtt_ms=floor), self.sites.pop_names)
+        return replace(paths, rtt_ms=rtt + processing)
+
+    def users_at(self, ctx: RunContext, i_step: int) -> GroundUsers:
+        """The users at step ``i_step`` (moving terminals at their track positions)."""
+        state = ctx.terminal_state
+        moving = ctx.ground.moving
+        if state is None or not moving.any():
+            return self.users
+        pts = ctx.ground.terminal_index[moving]
+        lat, lon, alt = (np.array(self.users.lat_deg), np.array(self.users.lon_deg),
+                         np.array(self.users.alt_km))
+        lat[pts] = state.lat_deg[moving, i_step]
+        lon[pts] = state.lon_deg[moving, i_step]
+        alt[pts] = state.alt_km[moving, i_step]
+        return replace(self.users, lat_deg=lat, lon_deg=lon, alt_km=alt)
 
     def routed(self, i_step: int) -> bool:
         """Whether step ``i_step`` (index in the run's grid) is routed."""
@@ -311,7 +339,10 @@ class NetworkStage:
     @classmethod
     def prepare(cls, ctx: RunContext) -> NetworkStage:
         spec = ctx.scenario.network
-        sites = load_sites(spec.gateways, spec.pops)
+        if spec.gateways or spec.pops or spec.ground_segment == "facts":
+            sites = load_sites(spec.gateways, spec.pops)
+        else:
+            sites = world_sites()
         outages = tuple(parse_outage(o.text, sites, f"network.outages[{i}]")
                         for i, o in enumerate(spec.outages))
         g = ctx.ground
@@ -354,6 +385,7 @@ class NetworkStage:
             every_steps=every, selector=selectors[spec.serving], outages=outages,
             pair_point=w.col[order].astype(np.int64), pair_region=w.row[order].astype(np.int64),
             pair_area=w.data[order].astype(np.float64), n_bins=n_bins, keep_cell_samples=keep,
+            latency=DEFAULT_LATENCY_MODEL if spec.latency_model == "measured" else None,
         )
 
     def start(self, ctx: RunContext, t_utc: np.ndarray) -> _Acc:

@@ -24,6 +24,7 @@ import pandas as pd
 from ..coverage import iter_coverage, weighted_percentile
 from ..ground import cells_to_str
 from ..policy import service_status
+from ..policy.rules import STATUS_CODES
 from ..results import STATUS_NAMES, RunTables
 from .context import RunContext
 from .protocol import StepData
@@ -103,14 +104,18 @@ def iter_steps(ctx: RunContext, window: slice) -> Iterator[StepData]:
     )):
         i = start + k
         allowed = ctx.policy.served_at(i)
-        if term.size and ctx.moving_off[i].any():
-            allowed = allowed.copy()
-            allowed[term] &= ~ctx.moving_off[i]
+        rule = ctx.policy.rule_index_at(i)
+        code = ctx.cell_codes[rule]
+        if term.size:
+            tp = ctx.terminal_policy
+            allowed, rule = allowed.copy(), rule.copy()
+            allowed[term] = tp.served[i]
+            rule[term] = tp.rule[i]
+            code[term] = tp.code[i]
         covered = cs.visibility.n_visible > 0
         yield StepData(i=i, t_utc=cs.t_utc, r_sat_itrs_km=cs.r_sat_itrs_km,
                        visibility=cs.visibility, serving=cs.serving, allowed=allowed,
-                       rule_index=ctx.policy.rule_index_at(i),
-                       status=service_status(covered, allowed))
+                       rule_index=rule, code=code, status=service_status(covered, allowed))
 
 
 def run_chunk(ctx: RunContext, window: slice) -> ChunkResult:
@@ -215,7 +220,7 @@ def _tables(ctx: RunContext, out: dict[str, dict[str, Any]]) -> RunTables:
     net = out.get("network")
     n_cell = g.n_cells
     term = g.terminal_index
-    rule_names = np.array([*ctx.policy.rule_names, "default"], dtype=object)
+    rule_names = np.array(ctx.rule_labels, dtype=object)
     last_rules = ctx.policy.rule_index_at(ctx.n_steps - 1)
     norad = np.asarray(ctx.constellation.norad_ids, np.int64)
     shares = (_shares(pol["status_steps"].astype(np.float64)) if pol is not None
@@ -298,9 +303,12 @@ def _tables(ctx: RunContext, out: dict[str, dict[str, Any]]) -> RunTables:
             norad, rule_names)
 
     # ---- terminal summary
+    records = g.terminals.terminals() if n_term else []
     tsum = pd.DataFrame({
         "terminal": list(g.terminal_names),
-        "id": list(g.terminal_ids),
+        "id": [r.id for r in records],
+        "owner": [r.owner for r in records],
+        "moving": [r.is_moving for r in records],
         "lat_deg": g.lat_deg[term],
         "lon_deg": g.lon_deg[term],
         "altitude_m": g.alt_km[term] * 1000.0,
@@ -310,7 +318,10 @@ def _tables(ctx: RunContext, out: dict[str, dict[str, Any]]) -> RunTables:
         tsum[f"{label}_share"] = shares[code, term]
     for col in point.columns:
         tsum[col] = point[col].to_numpy()[term]
-    tsum["rule_at_end"] = rule_names[last_rules[term]] if n_term else []
+    tsum["rule_at_end"] = (rule_names[ctx.terminal_policy.rule[-1]] if n_term
+                           else np.zeros(0, dtype=object))
+    if ctx.terminal_state is not None:
+        tsum["registered_at_end"] = ctx.terminal_state.registered[:, -1]
     if net is not None:
         for col, values in net["point_columns"].items():
             tsum[col] = values[term]
@@ -369,7 +380,7 @@ def _series_frame(ctx: RunContext, series: Any, pol: dict[str, Any] | None,
                   names: list[str], norad: np.ndarray, rule_names: np.ndarray) -> pd.DataFrame:
     """Long table, one row per point and step (points in order, then time)."""
     base_cols = [name_col, "t_utc", "n_visible", "best_elevation_deg", "serving_norad_id",
-                 "status", "rule"]
+                 "status", "rule", "dish_code"]
     if series is None or cols.size == 0:
         frame = pd.DataFrame(columns=base_cols)
         if net is not None:
@@ -391,6 +402,15 @@ def _series_frame(ctx: RunContext, series: Any, pol: dict[str, Any] | None,
         frame["status"] = pd.Categorical([STATUS_NAMES[int(x)] for x in st],
                                          categories=["served", "blocked", "uncovered"])
         frame["rule"] = rule_names[pol["series_rule"][:, cols].T.ravel()]
+        names = np.array([c or None for c in STATUS_CODES], dtype=object)
+        frame["dish_code"] = names[pol["series_code"][:, cols].T.ravel()]
+    state = ctx.terminal_state
+    if name_col == "terminal" and state is not None:
+        # Where each terminal is at each step (moving terminals follow their tracks).
+        frame["lat_deg"] = state.lat_deg[cols].ravel()
+        frame["lon_deg"] = state.lon_deg[cols].ravel()
+        frame["speed_kmh"] = state.speed_kmh[cols].ravel()
+        frame["registered"] = state.registered[cols].ravel()
     if net is not None:
         p = net["terminal_paths"]
         pos = np.searchsorted(series.t_utc, p["t_utc"])

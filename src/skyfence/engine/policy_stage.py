@@ -33,6 +33,7 @@ class PolicyPart:
     status_steps : int32 (3, n_point), steps per status code (index = code)
     series_status : int8 (n_time, n_series), status of the series points per step
     series_rule : int32 (n_time, n_series), deciding rule (-1 = default)
+    series_code : int8 (n_time, n_series), the policy's dish code index (0 = allowed)
     region_status_km2 : float64 (n_time, n_region, 3), area per status code
     t_utc : datetime64[ns] (n_time,)
     """
@@ -40,6 +41,7 @@ class PolicyPart:
     status_steps: np.ndarray
     series_status: np.ndarray
     series_rule: np.ndarray
+    series_code: np.ndarray
     region_status_km2: np.ndarray
     t_utc: np.ndarray
 
@@ -53,6 +55,7 @@ class _Acc:
         self.status_steps = np.zeros((3, g.n_points), np.int32)
         self.series_status = np.zeros((n_t, n_term), np.int8)
         self.series_rule = np.full((n_t, n_term), -1, np.int32)
+        self.series_code = np.zeros((n_t, n_term), np.int8)
         self.region_km2 = np.zeros((n_t, len(g.regions), 3))
         self.t_utc = t_utc
         self.k = 0
@@ -64,6 +67,7 @@ class _Acc:
             self.status_steps[code] += st == code
         self.series_status[k] = st[self.term]
         self.series_rule[k] = step.rule_index[self.term]
+        self.series_code[k] = step.code[self.term]
         if self.weights.shape[0]:
             self.region_km2[k] = self.weights @ (st[:, None] == _CODES[None, :])
         self.k = k + 1
@@ -71,8 +75,8 @@ class _Acc:
     def result(self) -> PolicyPart:
         n = self.k
         return PolicyPart(self.status_steps.copy(), self.series_status[:n].copy(),
-                          self.series_rule[:n].copy(), self.region_km2[:n].copy(),
-                          self.t_utc[:n].copy())
+                          self.series_rule[:n].copy(), self.series_code[:n].copy(),
+                          self.region_km2[:n].copy(), self.t_utc[:n].copy())
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class PolicyStage:
             a.status_steps + b.status_steps,
             np.concatenate([a.series_status, b.series_status]),
             np.concatenate([a.series_rule, b.series_rule]),
+            np.concatenate([a.series_code, b.series_code]),
             np.concatenate([a.region_status_km2, b.region_status_km2]),
             np.concatenate([a.t_utc, b.t_utc]),
         )
@@ -106,6 +111,7 @@ class PolicyStage:
             "status_steps": part.status_steps,
             "series_status": part.series_status,
             "series_rule": part.series_rule,
+            "series_code": part.series_code,
             "region_status_km2": part.region_status_km2,
             "t_utc": part.t_utc,
         }

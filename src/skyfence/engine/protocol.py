@@ -50,7 +50,9 @@ class StepData:
     allowed : bool (n_point,)
         Whether the policy allows service (moving-terminal rules applied).
     rule_index : int32 (n_point,)
-        Deciding rule per point (-1 = the policy's default).
+        Deciding rule per point, an index into ``ctx.rule_labels`` (-1 = the default).
+    code : int8 (n_point,)
+        The policy's dish code (`skyfence.policy.STATUS_CODES` index; 0 = allowed).
     status : int8 (n_point,)
         ``SERVED`` / ``BLOCKED`` (covered but switched off) / ``UNCOVERED``.
     """
@@ -62,6 +64,7 @@ class StepData:
     serving: np.ndarray
     allowed: np.ndarray
     rule_index: np.ndarray
+    code: np.ndarray
     status: np.ndarray
 
 

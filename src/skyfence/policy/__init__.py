@@ -20,15 +20,6 @@ Typical use on coverage::
 
 from __future__ import annotations
 
-from .regions import (
-    TERRITORIAL_SEA_KM,
-    CatalogueResolver,
-    TerritoryCells,
-    TerritoryMembership,
-    catalogue_resolver,
-    check_region_name,
-    geometric_membership,
-)
 from .builtin import (
     BUILTIN_POLICIES,
     DEFAULT_POLICY_NAME,
@@ -49,7 +40,15 @@ from .io import (
     load_policy_file,
     loads_policy,
 )
-from .regions import CatalogueResolver, catalogue_resolver, check_region_name
+from .regions import (
+    TERRITORIAL_SEA_KM,
+    CatalogueResolver,
+    TerritoryCells,
+    TerritoryMembership,
+    catalogue_resolver,
+    check_region_name,
+    geometric_membership,
+)
 from .rules import (
     BLOCKED,
     CODE_BLOCKED_AREA,
