@@ -237,3 +237,15 @@ def test_bad_site_file_row_names_file_and_line(tmp_path: Path) -> None:
                               "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "gw.csv:3: lat" in res.output and "must be a number" in res.output
+
+
+def test_output_folder_that_is_a_file_or_device_is_refused(tmp_path: Path) -> None:
+    afile = tmp_path / "taken.txt"
+    afile.write_text("keep me")
+    for out in (afile, Path("/dev/null")):
+        res = runner.invoke(app, ["coverage", "-c", "starlink-gen1", "--terminal", KYIV,
+                                  "--duration", "2m", "--quiet", "--out", str(out)])
+        assert res.exit_code == 2, res.output
+        assert "not a directory" in _text(res)
+    assert afile.read_text() == "keep me"
+    assert Path("/dev/null").is_char_device()

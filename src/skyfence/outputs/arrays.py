@@ -19,6 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import InputError
+from ..fsio import atomic_output
 
 __all__ = ["STATUS_FLAGS", "read_netcdf", "series_dataset", "write_netcdf"]
 
@@ -153,8 +154,8 @@ def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     p = Path(path)
     if p.suffix.lower() not in (".nc", ".nc4", ".netcdf"):
         raise InputError(f"NetCDF file must end in .nc, got {p.name!r}", str(p))
-    p.parent.mkdir(parents=True, exist_ok=True)
-    ds.to_netcdf(p, engine="h5netcdf")
+    with atomic_output(p, str(p)) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf")
     return p
 
 

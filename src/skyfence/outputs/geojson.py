@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike
 from shapely.geometry import mapping
 
 from ..errors import InputError
+from ..fsio import atomic_open
 from ..ground import cells_to_polygons, cells_to_str
 
 __all__ = ["cells_feature_collection", "write_geojson"]
@@ -99,7 +100,6 @@ def write_geojson(collection: Mapping[str, Any], path: str | Path) -> Path:
     p = Path(path)
     if p.suffix.lower() not in (".geojson", ".json"):
         raise InputError(f"GeoJSON file must end in .geojson, got {p.name!r}", str(p))
-    p.parent.mkdir(parents=True, exist_ok=True)
-    with p.open("w", encoding="utf-8") as fh:
+    with atomic_open(p, "w", str(p)) as fh:
         json.dump(collection, fh, separators=(",", ":"), allow_nan=False)
     return p

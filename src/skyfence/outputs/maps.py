@@ -23,6 +23,7 @@ from numpy.typing import ArrayLike
 from shapely.geometry.base import BaseGeometry
 
 from ..errors import InputError
+from ..fsio import atomic_output
 from ..ground import DEFAULT_EDITION, cells_to_latlng, cells_to_polygons, get_catalogue
 
 __all__ = ["country_borders", "plot_cell_map", "plot_terminal_timeseries"]
@@ -172,8 +173,8 @@ def plot_cell_map(
     if title:
         ax.set_title(title)
     fig.colorbar(coll, ax=ax, shrink=0.8, label=label)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=dpi, bbox_inches="tight")
+    with atomic_output(p, str(p)) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
     return p
 
 
@@ -225,6 +226,6 @@ def plot_terminal_timeseries(
     if title:
         ax1.set_title(title)
     fig.autofmt_xdate()
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=dpi, bbox_inches="tight")
+    with atomic_output(p, str(p)) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
     return p

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..fsio import atomic_write_text
 from ..ground import cells_to_polygons
 from ..results import RunTables
 from .arrays import series_dataset, write_netcdf
@@ -112,7 +113,11 @@ def write_run(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError("output path exists and is not a directory", str(out))
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output directory: {exc.strerror or exc}",
+                         str(out)) from None
     say = phase or (lambda _n: None)
     done = WrittenRun()
     meta = tables.metadata
@@ -203,7 +208,7 @@ def write_run(
     if report:
         path = out / "report.md"
         done.files.append(path)
-        path.write_text(render_markdown(tables, done.files, done.seconds), encoding="utf-8")
+        atomic_write_text(path, render_markdown(tables, done.files, done.seconds), str(path))
     return done
 
 

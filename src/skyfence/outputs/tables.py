@@ -13,6 +13,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from ..errors import InputError
+from ..fsio import atomic_output
 
 __all__ = [
     "TABLE_SUFFIXES",
@@ -45,12 +46,12 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
         raise InputError(
             f"table file must end in {' or '.join(TABLE_SUFFIXES)}, got {p.name!r}", str(p)
         )
-    p.parent.mkdir(parents=True, exist_ok=True)
     keep_index = frame.index.name is not None
-    if suffix == ".parquet":
-        frame.to_parquet(p, index=keep_index)
-    else:
-        csv_frame(frame).to_csv(p, index=keep_index)
+    with atomic_output(p, str(p)) as tmp:
+        if suffix == ".parquet":
+            frame.to_parquet(tmp, index=keep_index)
+        else:
+            csv_frame(frame).to_csv(tmp, index=keep_index)
     return p
 
 
