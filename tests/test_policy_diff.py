@@ -60,7 +60,7 @@ def test_default_change_is_reported_and_explicit_cells_compared():
 
 
 def test_crimea_gain_area_matches_the_polygon_area():
-    from skyfence.policy._regions import catalogue_resolver
+    from skyfence.policy.regions import catalogue_resolver
 
     from skyfence.ground import builtin_region
 

@@ -257,7 +257,9 @@ def catalogue_resolver(edition: str = "deu") -> CatalogueResolver:
         from ..ground import get_catalogue
 
         get_catalogue(edition)  # validates the edition name
-        _RESOLVERS[edition] = CatalogueResolver(edition)
+        from .membership import GroundMembership
+
+        _RESOLVERS[edition] = CatalogueResolver(edition, membership=GroundMembership(edition))
     return _RESOLVERS[edition]
 
 
@@ -295,9 +297,9 @@ def build_region(spec: RegionSpec, resolver: RegionResolver) -> ResolvedRegion:
                 raise RegionError("buffer_km needs geometry, but an operand is a cell list",
                                   "buffer_km")
             return ResolvedRegion(spec.name, cells, spec.resolved_kind)
+    region = region.renamed(spec.name)  # errors (e.g. a buffer too large) name the rule's region
     if spec.buffer_km:
         region = region.buffer_km(spec.buffer_km, spec.name)
-    region = region.renamed(spec.name)
     membership = getattr(resolver, "membership", None) or getattr(
         getattr(resolver, "_outer", None), "membership", None)
     if membership is None:

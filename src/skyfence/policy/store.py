@@ -1200,9 +1200,9 @@ class PolicyStore:
         Returns the rule changes and the per-cell `PolicyDiff` (see `skyfence.policy.diff`);
         regions resolve through the store's resolver (the catalogue by default).
         """
-        from . import _regions
+        from . import regions as _catalogue
 
-        resolver = self._resolver or _regions.catalogue_resolver()
+        resolver = self._resolver or _catalogue.catalogue_resolver()
         va, vb = self.get_version(a, name), self.get_version(b, name)
         ca = compile_policy(va.doc(), resolver, source=va.label())
         cb = compile_policy(vb.doc(), resolver, source=vb.label())
@@ -1224,9 +1224,9 @@ class PolicyStore:
         except StoreError:
             pass
         if self._resolver is None:
-            from . import _regions
+            from . import regions as _catalogue
 
-            _regions.check_region_name(region)
+            _catalogue.check_region_name(region)
             return
         check = getattr(self._resolver, "check", None)
         if callable(check):

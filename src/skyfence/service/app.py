@@ -606,6 +606,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
                                         "now")] = None,
         terminal_id: Annotated[str | None, Query(max_length=200)] = None,
         speed_kmh: Annotated[float | None, Query(ge=0, le=1e5, allow_inf_nan=False)] = None,
+        registered: Annotated[bool | None, Query(
+            description="whether the terminal is registered (whitelisted); unknown counts as "
+            "not registered")] = None,
         policy: Annotated[str, Query(min_length=1, max_length=200)] = "default",
         version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
     ) -> Response:
@@ -620,10 +623,11 @@ def create_app(config: ServiceConfig) -> FastAPI:
         check_point_values(lat, lon, speed_kmh, "point")
         t_ns, t_text = _t_ns(at, "at")
         lookup, name, number = await _lookup(request, policy, version)
-        ans = lookup.check([lat], [lon], t_ns, [speed_kmh])[0]
+        ans = lookup.check([lat], [lon], t_ns, [speed_kmh], [registered])[0]
         body = ans.as_dict()
         body.update({"at": t_text, "lat": lat, "lon": lon, "terminal_id": terminal_id,
-                     "speed_kmh": speed_kmh, "policy": name, "version": number})
+                     "speed_kmh": speed_kmh, "registered": registered, "policy": name,
+                     "version": number})
         return JSONResponse(body)
 
     @app.post("/api/check", tags=["policy"], summary="Check up to 10,000 points at once",
@@ -638,7 +642,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         pts = body.points
         answers = await anyio.to_thread.run_sync(
             lookup.check, [q.lat for q in pts], [q.lon for q in pts], t_ns,
-            [q.speed_kmh for q in pts])
+            [q.speed_kmh for q in pts], [q.registered for q in pts])
         results = []
         for q, a in zip(pts, answers, strict=True):
             d = a.as_dict()

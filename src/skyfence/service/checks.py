@@ -13,7 +13,6 @@ cell decision exactly as in `check_points`.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from ..errors import SiteError
 from ..policy.rules import (
     CODE_BLOCKED_COUNTRY,
     CODE_MOVING_TOO_FAST,
+    CODE_UNREGISTERED,
     DEFAULT_RULE,
     RESOLUTION,
     CompiledPolicy,
@@ -63,72 +63,55 @@ def check_point_values(lat_deg: float, lon_deg: float, speed_kmh: float | None,
 
 
 class CellLookup:
-    """A `CompiledPolicy` prepared for constant-time point checks (thread-safe).
+    """A `CompiledPolicy` prepared for cheap point checks (thread-safe).
+
+    The cell's deciding rule comes from the policy's own per-segment decision table
+    (`CompiledPolicy.lookup`: territories, shared cells, international waters, cell rules),
+    then the moving-terminal rules (speed; registered terminals exempt where the rule says so)
+    and the terminal rules (registration required) apply, as `CompiledPolicy.evaluate_terminals`
+    does for a run.
 
     Parameters
     ----------
     policy : CompiledPolicy
-    max_segments : int
-        Segment tables kept (least recently used dropped); each holds one int32 per rule cell.
     """
 
     def __init__(self, policy: CompiledPolicy, max_segments: int = 64) -> None:
         self.policy = policy
-        self.cells = policy.rule_cells()  # sorted unique uint64
-        bounds = sorted({b for r in policy.rules for b in (r.start_ns, r.end_ns)
-                         if b is not None})
-        self._bounds = np.asarray(bounds, dtype=np.int64)
-        self._segments: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._max_segments = max_segments
-        self._lock = threading.Lock()
-        n = len(policy.rules)
         self._names = [r.name for r in policy.rules] + [DEFAULT_RULE]
         self._reasons = [r.reason for r in policy.rules] + [policy.doc.default_reason]
         self._refs = [r.reference for r in policy.rules] + [""]
         self._codes = list(policy.rule_codes)
         self._on = np.array([r.action_on for r in policy.rules] + [policy.default_on], bool)
-        self._default = n  # index of the default entry in the tables above
-
-    def _segment(self, t_ns: int) -> np.ndarray:
-        """Deciding rule per rule cell (-1 = default) in the segment holding ``t_ns``."""
-        seg = int(np.searchsorted(self._bounds, t_ns, side="right"))
-        with self._lock:
-            table = self._segments.get(seg)
-            if table is not None:
-                self._segments.move_to_end(seg)
-                return table
-        ev = self.policy.evaluate(self.cells, np.array([t_ns], dtype="datetime64[ns]"))
-        table = np.asarray(ev.rule_index_at(0), dtype=np.int32)
-        with self._lock:
-            self._segments[seg] = table
-            while len(self._segments) > self._max_segments:
-                self._segments.popitem(last=False)
-        return table
+        self._default = len(policy.rules)  # index of the default entry in the tables above
+        self._lock = threading.Lock()
 
     def rule_indices(self, cells: np.ndarray, t_ns: int) -> np.ndarray:
         """Deciding rule index per res-5 cell (uint64) at ``t_ns``; -1 = default action."""
         cells = np.asarray(cells, dtype=np.uint64)
-        out = np.full(cells.shape, -1, dtype=np.int32)
-        if self.cells.size == 0 or cells.size == 0:
-            return out
-        table = self._segment(t_ns)
-        pos = np.searchsorted(self.cells, cells)
-        pos_c = np.minimum(pos, self.cells.size - 1)
-        hit = self.cells[pos_c] == cells
-        out[hit] = table[pos_c[hit]]
-        return out
+        seg = int(self.policy.segment_of(np.array([t_ns], dtype=np.int64))[0])
+        with self._lock:  # the policy fills its per-segment cache on first use
+            return np.asarray(self.policy.lookup(cells, seg), dtype=np.int32)
 
     def check(self, lat_deg: Sequence[float] | np.ndarray, lon_deg: Sequence[float] | np.ndarray,
-              t_ns: int, speed_kmh: Sequence[float | None] | None = None) -> list[PointAnswer]:
-        """Answers for points (WGS-84 degrees, already range-checked) at one time (ns UTC)."""
+              t_ns: int, speed_kmh: Sequence[float | None] | None = None,
+              registered: Sequence[bool | None] | None = None) -> list[PointAnswer]:
+        """Answers for points (WGS-84 degrees, already range-checked) at one time (ns UTC).
+
+        ``registered`` (None = unknown, treated as not registered) feeds the registration
+        rules and the speed rules' exemption.
+        """
         lat = np.asarray(lat_deg, dtype=np.float64).ravel()
         lon = np.asarray(lon_deg, dtype=np.float64).ravel()
         hexes = [h3.latlng_to_cell(float(a), float(b), RESOLUTION)
                  for a, b in zip(lat, lon, strict=True)]
         cells = np.fromiter((h3.str_to_int(h) for h in hexes), dtype=np.uint64, count=len(hexes))
         idx = self.rule_indices(cells, t_ns)
-        out: list[PointAnswer] = []
+        t_arr = np.array([t_ns], dtype=np.int64)
         moving = [m for m in self.policy.moving_rules if m.active_at(t_ns)]
+        terminal_rules = [tr for tr in getattr(self.policy, "terminal_rules", ())
+                          if bool(tr.active_mask(t_arr)[0])]
+        out: list[PointAnswer] = []
         for i, hx in enumerate(hexes):
             k = int(idx[i])
             k = self._default if k < 0 else k
@@ -138,11 +121,19 @@ class CellLookup:
             if k == self._default and not served:
                 code = CODE_BLOCKED_COUNTRY
             spd = None if speed_kmh is None else speed_kmh[i]
+            reg = bool(registered[i]) if registered is not None and registered[i] else False
             if served and spd is not None and moving:
                 for m in moving:
-                    if spd > m.max_speed_kmh and _contains(m.cells, cells[i]):
+                    if (spd > m.max_speed_kmh and _contains(m.cells, cells[i])
+                            and not (m.exempt_registered and reg)):
                         served, rule, reason, code, ref = (False, m.name, m.reason,
                                                            CODE_MOVING_TOO_FAST, m.reference)
+                        break
+            if served and not reg:
+                for tr in terminal_rules:
+                    if _contains(tr.cells, cells[i]):
+                        served, rule, reason, code, ref = (False, tr.name, tr.reason,
+                                                           CODE_UNREGISTERED, tr.reference)
                         break
             out.append(PointAnswer(hx, served, rule, reason, code, ref))
         return out

@@ -279,13 +279,17 @@ class MapState:
             raise InputError(f"point {point} outside 0..{data.n_points - 1}", "index")
         code = int(status.status[step, point])
         ri = int(status.rule_index[step, point])
-        mi = int(status.moving_rule[step, point])
-        if mi >= 0:
-            m = compiled.moving_rules[mi]
-            rule, reason, ref = m.name, m.reason, m.reference
-        elif ri >= 0:
+        n_r, n_m = len(compiled.rules), len(compiled.moving_rules)
+        extra = list(getattr(compiled, "terminal_rules", ()))
+        if 0 <= ri < n_r:
             r = compiled.rules[ri]
             rule, reason, ref = r.name, r.reason, r.reference
+        elif n_r <= ri < n_r + n_m:
+            m = compiled.moving_rules[ri - n_r]
+            rule, reason, ref = m.name, m.reason, m.reference
+        elif n_r + n_m <= ri < n_r + n_m + len(extra):
+            tr = extra[ri - n_r - n_m]
+            rule, reason, ref = tr.name, tr.reason, tr.reference
         else:
             rule, reason, ref = DEFAULT_RULE, compiled.doc.default_reason, ""
         is_term = point >= data.n_cells

@@ -123,7 +123,8 @@ class MapData:
     lat_deg: np.ndarray
     lon_deg: np.ndarray
     alt_km: np.ndarray
-    speed_kmh: np.ndarray  # (n_point,) 0 for cells
+    term_speed_kmh: np.ndarray  # (n_time, n_terminal) km/h
+    term_registered: np.ndarray  # (n_time, n_terminal) bool
     covered: np.ndarray  # (n_time, n_point) bool
     n_visible: np.ndarray  # (n_time, n_point) int16
     best_elevation_deg: np.ndarray  # (n_time, n_point) float32
@@ -205,14 +206,13 @@ def compute_map(scenario: Scenario, workdir: str | Path | None = None) -> MapDat
             f"point-steps exceeds {MAX_MAP_POINT_STEPS:,}: shorten --duration, lengthen --step "
             "or use fewer / coarser regions")
     names = [f"c{i}" for i in range(n_cell)] + [f"t{i}" for i in range(n_term)]
-    term_speed = np.asarray(ground.terminal_speed_kmh, dtype=np.float64)
     terminals = []
     for i, nm in enumerate(names):
         terminals.append({
             "name": nm, "lat": float(ground.lat_deg[i]), "lon": float(ground.lon_deg[i]),
-            "altitude_m": float(ground.alt_km[i] * 1000.0),
-            "speed_kmh": float(term_speed[i - n_cell]) if i >= n_cell else 0.0,
-        })
+            "altitude_m": float(ground.alt_km[i] * 1000.0)})
+    # The terminals' own speed and registration per step (the policy applies them per step).
+    state = ground.terminals.state_at(scenario.time.grid()) if n_term else None
     own_dir = tempfile.TemporaryDirectory(prefix="skyfence-map-") if workdir is None else None
     wdir = Path(own_dir.name if own_dir is not None else workdir)  # type: ignore[arg-type]
     try:
@@ -295,7 +295,10 @@ def compute_map(scenario: Scenario, workdir: str | Path | None = None) -> MapDat
         service_cells=np.asarray(ground.service_cells, np.uint64),
         lat_deg=np.asarray(ground.lat_deg, float), lon_deg=np.asarray(ground.lon_deg, float),
         alt_km=np.asarray(ground.alt_km, float),
-        speed_kmh=np.concatenate([np.zeros(n_cell), term_speed]),
+        term_speed_kmh=(state.speed_kmh.T.copy() if state is not None
+                        else np.zeros((0, 0))),
+        term_registered=(state.registered.T.copy() if state is not None
+                         else np.zeros((0, 0), bool)),
         covered=status != UNCOVERED, n_visible=n_vis, best_elevation_deg=best,
         serving_norad_id=serving, routed=routed, rtt_ms=rtt, gateway=gw, pop=pp,
         n_laser_hops=hops, path_norad_id=path_sat, gateway_names=gw_names,
@@ -310,33 +313,26 @@ class MapStatus:
     """A policy applied to the map: status and deciding rule per step and point."""
 
     status: np.ndarray  # (n_time, n_point) int8 SERVED / BLOCKED / UNCOVERED
-    rule_index: np.ndarray  # (n_time, n_point) int32, -1 = default, -2 = moving rule
-    moving_rule: np.ndarray  # (n_time, n_point) int16 index of the moving rule, -1 = none
+    rule_index: np.ndarray  # (n_time, n_point) int32 into ``labels`` (-1 = default)
+    labels: tuple[str, ...]  # cell rules, moving rules, terminal rules, "default"
 
 
 def map_status(data: MapData, policy: CompiledPolicy) -> MapStatus:
-    """The policy stage over the map: per step, ``service_status(covered, served)``.
-
-    Cells and terminals are decided at their res-5 service cell; terminals reporting a speed
-    above a moving-terminal rule's limit inside its region and window are not served (the
-    engine's rule, `skyfence.engine.moving_blocked`).
-    """
-    ev = policy.evaluate(data.service_cells, data.t_utc)
-    served = np.array(ev.served, dtype=bool)
-    rule_idx = np.array(ev.rule_index, dtype=np.int32)
-    moving_idx = np.full(served.shape, -1, dtype=np.int16)
-    t_ns = data.t_utc.astype(np.int64)
-    speeds = data.speed_kmh
-    for k, rule in enumerate(policy.moving_rules):
-        fast = (speeds > rule.max_speed_kmh) & np.isin(data.service_cells, rule.cells)
-        if not fast.any():
-            continue
-        active = np.array([rule.active_at(int(x)) for x in t_ns])
-        hit = active[:, None] & fast[None, :] & served & (moving_idx < 0)
-        moving_idx[hit] = k
-        served &= ~hit
+    """The policy stage over the map, as the engine applies it: cells by the cell rules,
+    terminals by `CompiledPolicy.evaluate_terminals` (speed and registration per step), then
+    ``service_status(covered, served)``."""
+    n_cell = data.n_cells
+    ev = policy.evaluate(data.service_cells[:n_cell], data.t_utc)
+    tev = policy.evaluate_terminals(
+        data.service_cells[n_cell:], data.t_utc,
+        data.term_speed_kmh if data.term_speed_kmh.size else None,
+        data.term_registered if data.term_registered.size else None)
+    served = np.concatenate([np.asarray(ev.served, bool), np.asarray(tev.served, bool)],
+                            axis=1)
+    rule = np.concatenate([np.asarray(ev.rule_index, np.int32),
+                           np.asarray(tev.rule, np.int32)], axis=1)
     status = service_status(data.covered, served)
-    return MapStatus(status=status, rule_index=rule_idx, moving_rule=moving_idx)
+    return MapStatus(status=status, rule_index=rule, labels=tuple(tev.rule_labels))
 
 
 def cells_geojson(cells: np.ndarray, properties: dict[str, Any]) -> dict[str, Any]:

@@ -92,6 +92,8 @@ class CheckPoint(_In):
     lon: Lon
     terminal_id: Line | None = None
     speed_kmh: Speed | None = None
+    registered: bool | None = Field(None, description="whether the terminal is registered "
+                                    "(whitelisted); unknown counts as not registered")
 
 
 class CheckBatchIn(_In):
