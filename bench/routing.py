@@ -18,13 +18,20 @@ against baselines measured in the same run.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
-import networkx as nx
-import numpy as np
+# bench/ holds coverage.py: keep this folder off sys.path, or numba's optional
+# `import coverage` (coverage.py support) would import that script instead.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-from skyfence.earth import SPEED_OF_LIGHT_KM_S
-from skyfence.network import (
+import networkx as nx  # noqa: E402
+import numpy as np  # noqa: E402
+
+from skyfence.earth import SPEED_OF_LIGHT_KM_S  # noqa: E402
+from skyfence.network import (  # noqa: E402
     GroundUsers,
     HighestElevation,
     NetworkMetrics,
@@ -37,8 +44,8 @@ from skyfence.network import (
     laser_links,
     visible_pairs,
 )
-from skyfence.orbits import preset, propagate
-from skyfence.timeutil import time_grid
+from skyfence.orbits import preset, propagate  # noqa: E402
+from skyfence.timeutil import time_grid  # noqa: E402
 
 START = "2026-02-23T00:00:00Z"
 

@@ -85,7 +85,7 @@ def run_chunks(fn: Callable[..., int], n_chunks: int, *args: object) -> int:
 
 
 # ----------------------------------------------------------------------------- candidates
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _grid_sort(sx, sy, sz, ok, rho, lo, h, dims):
     """Counting sort of satellites ``ok`` into grid cells of edge ``h``.
 
@@ -124,7 +124,7 @@ def _grid_sort(sx, sy, sz, ok, rho, lo, h, dims):
     return start, cx, cy, cz, crho, cid
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _axis_gap(v, i, lo, h):
     """Distance along one axis from coordinate ``v`` to grid slab ``i`` (0 inside)."""
     a = lo + i * h
@@ -136,7 +136,7 @@ def _axis_gap(v, i, lo, h):
     return 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _bin_candidates(b, fill, out, start, cx, cy, cz, crho, cid, rho_max, lo, h, dims,
                     centre, radius):
     """Count (``fill`` False) or write into ``out`` the candidate satellites of bin ``b``:
@@ -167,20 +167,24 @@ def _bin_candidates(b, fill, out, start, cx, cy, cz, crho, cid, rho_max, lo, h, 
             if za > zb:
                 continue
             base = (ix * dims[1] + iy) * dims[2]
-            for k in range(start[base + za], start[base + zb + 1]):
-                dx = cx[k] - px
-                dy = cy[k] - py
-                dzz = cz[k] - pz
-                lim = crho[k] + rb
+            k0 = start[base + za]
+            k1 = start[base + zb + 1]
+            xs, ys, zs = cx[k0:k1], cy[k0:k1], cz[k0:k1]
+            rs, ids = crho[k0:k1], cid[k0:k1]
+            for k in range(xs.size):
+                dx = xs[k] - px
+                dy = ys[k] - py
+                dzz = zs[k] - pz
+                lim = rs[k] + rb
                 if dx * dx + dy * dy + dzz * dzz <= lim * lim:
                     if fill:
-                        out[n] = cid[k]
+                        out[n] = ids[k]
                     n += 1
     return n
 
 
 # ----------------------------------------------------------------------------- exact test
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _gather(m, ID, S, X):
     """Copy the rows ``[x, y, z, |s|^2, sin^2 m]`` of satellites ``ID[:m]`` into ``X[:, :m]``."""
     for k in range(m):
@@ -192,7 +196,7 @@ def _gather(m, ID, S, X):
         X[4, k] = S[4, i]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _update(x, y, z, ss, sn, sid, hq, nx, ny, nz, nc, gx, gy, gz, g2, c, baa, ba, bb, bsv, hk):
     """One (point, satellite) check folded into the point's state (branch-free)."""
     A = nx * x + ny * y + nz * z + nc
@@ -206,7 +210,7 @@ def _update(x, y, z, ss, sn, sid, hq, nx, ny, nz, nc, gx, gy, gz, g2, c, baa, ba
             hk | (v & (hq == sid)))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _tile(q0, q1, m, X, ID, P, held, has_held, cnt, bAA, bA, bB, bs, hok):
     """Points ``[q0, q1)`` (sorted order) against the ``m`` gathered satellites.
 
@@ -254,7 +258,7 @@ _ATAN_Q = (2.485846490142306297962e1, 1.650270098316988542046e2, 4.3288106049129
 _MOREBITS = 6.123233995736765886130e-17  # pi/2 = double(pi/2) + _MOREBITS
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def atan2_nonneg(y, x):
     """``atan2(y, x)`` (rad) for ``y, x >= 0``, without branches that stop vectorization."""
     p0, p1, p2, p3, p4 = _ATAN_P
@@ -274,13 +278,13 @@ def atan2_nonneg(y, x):
     return (math.pi / 2 - r + _MOREBITS) if big else r
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _elevation_fast_deg(u, b2):
     """Elevation (deg) from ``A = u >= 0`` and ``B = b2``: ``atan2(u, sqrt(B - u^2))``."""
     return math.degrees(atan2_nonneg(max(u, 0.0), math.sqrt(max(b2 - u * u, 0.0))))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _zenith_deg(q, sat, P, S):
     """Elevation (deg) by the cross-product form, well conditioned at the zenith."""
     nx, ny, nz = P[0, q], P[1, q], P[2, q]
@@ -294,7 +298,7 @@ def _zenith_deg(q, sat, P, S):
     return math.degrees(math.atan2(uu, math.sqrt(cx * cx + cy * cy + cz * cz)))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _elevation_deg(u, b2, q, sat, P, S):
     """Elevation (deg) from ``A = u`` and ``B = b2``, as the NumPy kernel: the ``atan2`` of
     ``u`` and ``sqrt(B - u^2)``, and above 89 deg the cross-product form from the positions."""
@@ -304,7 +308,7 @@ def _elevation_deg(u, b2, q, sat, P, S):
     return el
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _bin_setup(b, start, cx, cy, cz, crho, cid, rho_max, lo, h, dims, centre, radius, S,
                ID, X):
     m = _bin_candidates(b, True, ID, start, cx, cy, cz, crho, cid, rho_max, lo, h, dims,
@@ -313,13 +317,13 @@ def _bin_setup(b, start, cx, cy, cz, crho, cid, rho_max, lo, h, dims, centre, ra
     return m
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def satellite_grid(S, ok, rho, lo, h, dims):
     """The satellite grid of one step (see `_grid_sort`), shared by the kernels below."""
     return _grid_sort(S[0], S[1], S[2], ok, rho, lo, h, dims)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def count_best(t, n_chunks, grid, rho_max, lo, h, dims, centre, radius, bin_start, bin_count,
                P, S, order, held, has_held, out_n, out_sat, out_el, out_held):
     """Bins ``t, t + n_chunks, ...`` of one step: candidates, exact test, best and held.
@@ -367,25 +371,7 @@ def count_best(t, n_chunks, grid, rho_max, lo, h, dims, centre, radius, bin_star
     return n_checks
 
 
-@njit(cache=True)
-def _sort_segment(sat, a, b, k0, k1):
-    """Insertion sort of ``sat[k0:k1]`` (ascending), carrying ``a`` and ``b`` along."""
-    for i in range(k0 + 1, k1):
-        s0 = sat[i]
-        a0 = a[i]
-        b0 = b[i]
-        j = i - 1
-        while j >= k0 and sat[j] > s0:
-            sat[j + 1] = sat[j]
-            a[j + 1] = a[j]
-            b[j + 1] = b[j]
-            j -= 1
-        sat[j + 1] = s0
-        a[j + 1] = a0
-        b[j + 1] = b0
-
-
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def fill_pairs(t, n_chunks, grid, rho_max, lo, h, dims, centre, radius, bin_start, bin_count,
                P, S, order, offset, pair_sat, pair_a, pair_b, pair_el):
     """Every usable pair of the points of bins ``t, t + n_chunks, ...``, written at
@@ -393,7 +379,8 @@ def fill_pairs(t, n_chunks, grid, rho_max, lo, h, dims, centre, radius, bin_star
     satellite, ``A``, ``B`` and elevation (deg).
 
     ``offset`` (n_point + 1,) comes from the counts of `count_best` (caller order); the test
-    is the same arithmetic, so each point writes exactly its count. Returns 0.
+    is the same arithmetic, so each point writes exactly its count. Returns 0. Elevations are
+    left to `pair_elevations`.
     """
     start, cx, cy, cz, crho, cid = grid
     ID = np.empty(cid.size, np.int64)
@@ -401,8 +388,10 @@ def fill_pairs(t, n_chunks, grid, rho_max, lo, h, dims, centre, radius, bin_star
     for b in range(t, bin_start.size, n_chunks):
         p0 = bin_start[b]
         p1 = p0 + bin_count[b]
-        m = _bin_setup(b, start, cx, cy, cz, crho, cid, rho_max, lo, h, dims, centre, radius,
-                       S, ID, X)
+        m = _bin_candidates(b, True, ID, start, cx, cy, cz, crho, cid, rho_max, lo, h, dims,
+                            centre, radius)
+        ID[:m] = np.sort(ID[:m])  # satellite order: each point's pairs come out sorted
+        _gather(m, ID, S, X)
         for q in range(p0, p1):
             nx, ny, nz, nc = P[0, q], P[1, q], P[2, q], P[3, q]
             gx, gy, gz, g2 = P[4, q], P[5, q], P[6, q], P[7, q]
@@ -421,13 +410,29 @@ def fill_pairs(t, n_chunks, grid, rho_max, lo, h, dims, centre, radius, bin_star
                     pair_a[k] = A
                     pair_b[k] = B
                     k += 1
-            _sort_segment(pair_sat, pair_a, pair_b, j0, k)
-            for i in range(j0, k):
-                pair_el[i] = _elevation_deg(pair_a[i], pair_b[i], q, pair_sat[i], P, S)
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, error_model="numpy")
+def pair_elevations(t, n_chunks, offset, rank, pair_sat, pair_a, pair_b, pair_el, P, S):
+    """Elevation (deg) of the pairs of caller points ``t, t + n_chunks, ...``: the fast form
+    over all of them (vectorized), then the cross-product form above 89 deg. Returns 0."""
+    n = offset.size - 1
+    lo = offset[n * t // n_chunks]
+    hi = offset[n * (t + 1) // n_chunks]
+    a = pair_a[lo:hi]  # views: indices from 0, so no wraparound test stops vectorization
+    b = pair_b[lo:hi]
+    e = pair_el[lo:hi]
+    for i in range(e.size):
+        e[i] = _elevation_fast_deg(a[i], b[i])
+    for i in range(lo, hi):
+        if pair_el[i] > _ZENITH_FIX_DEG:  # rare: find the pair's point
+            j = np.searchsorted(offset, i, side="right") - 1
+            pair_el[i] = _zenith_deg(rank[j], pair_sat[i], P, S)
+    return 0
+
+
+@njit(cache=True, error_model="numpy")
 def _reduce_point(j, offset, keep, pair_sat, pair_a, pair_b, held, has_held, rank, P, S,
                   out_n, out_sat, out_el, out_held):
     c = 0
@@ -464,7 +469,7 @@ def _reduce_point(j, offset, keep, pair_sat, pair_a, pair_b, held, has_held, ran
         out_held[j] = h
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def reduce_pairs(t, n_chunks, offset, keep, pair_sat, pair_a, pair_b, held, has_held, rank, P,
                  S, out_n, out_sat, out_el, out_held):
     """Counts, best and held flags (caller order) of points ``t, t + n_chunks, ...`` from the

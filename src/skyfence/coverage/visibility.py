@@ -686,6 +686,8 @@ class GroundIndex:
         p_sat = np.empty(n_pairs, np.int64)
         p_a, p_b, p_el = np.empty(n_pairs), np.empty(n_pairs), np.empty(n_pairs)
         kern.run_chunks(kern.fill_pairs, threads, *grid, offset, p_sat, p_a, p_b, p_el)
+        kern.run_chunks(kern.pair_elevations, threads, offset, self._rank, p_sat, p_a, p_b,
+                        p_el, self._P, S)
         p_point = np.repeat(np.arange(npt, dtype=np.int64), out_n)
         if gso:
             keep = self._gso_keep(s, p_point, p_sat)
