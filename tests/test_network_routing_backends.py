@@ -16,7 +16,6 @@ import logging
 import networkx as nx
 import numpy as np
 import pytest
-from test_network_routing import C_KM_MS, laser_graph, random_case
 
 import skyfence.network.routing as routing_mod
 from skyfence.errors import InputError
@@ -35,6 +34,7 @@ from skyfence.network import (
 )
 from skyfence.orbits import load_constellation, propagate
 from skyfence.timeutil import time_grid
+from test_network_routing import C_KM_MS, laser_graph, random_case
 
 pytest.importorskip("numba")
 

@@ -618,7 +618,7 @@ class Router:
         n_user = sat.size
         acc = np.broadcast_to(np.asarray(access_km, float), (n_user,))
         home = np.broadcast_to(np.asarray(home_pop, np.int64), (n_user,))
-        ns, ng, npop = snap.n_sat, snap.n_gw, snap.n_pop
+        ns, npop = snap.n_sat, snap.n_pop
         if sat.size and (sat.max() >= ns or sat.min() < -1):
             raise InputError(f"serving satellite index out of range [-1, {ns - 1}]",
                              "serving_sat")
