@@ -479,3 +479,80 @@ def reduce_pairs(t, n_chunks, offset, keep, pair_sat, pair_a, pair_b, held, has_
         _reduce_point(j, offset, keep, pair_sat, pair_a, pair_b, held, has_held, rank, P, S,
                       out_n, out_sat, out_el, out_held)
     return 0
+
+
+# ----------------------------------------------------------------------------- GSO arc
+# The minimisation of `skyfence.coverage.gso._min_separation_rad`, pair by pair: the same
+# samples, the same Lipschitz filter and the same golden-section polish (same operations in
+# the same order; only libm may differ in the last bit). NumPy's version is vectorized over
+# pairs but runs ~1,000 small array operations per call whatever the number of pairs, which
+# dominates for the few undecided pairs of a step's gateway links.
+_GSO_R = 42_164.17  # skyfence.coverage.gso.GSO_RADIUS_KM
+_GSO_SAMPLES = 512
+_GSO_GOLDEN = 64
+_INV_PHI = (math.sqrt(5.0) - 1.0) / 2.0
+
+
+@njit(cache=True, error_model="numpy")
+def _gso_angle_at(gx, gy, gz, dx, dy, dz, lam):
+    wx = _GSO_R * math.cos(lam) - gx
+    wy = _GSO_R * math.sin(lam) - gy
+    wz = 0.0 - gz
+    cx = dy * wz - dz * wy
+    cy = dz * wx - dx * wz
+    cz = dx * wy - dy * wx
+    return math.atan2(math.sqrt(cx * cx + cy * cy + cz * cz), dx * wx + dy * wy + dz * wz)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def gso_min_separation_rad(g, d, out):
+    """Minimum angle (rad) between unit LOS ``d[i]`` from ``g[i]`` (km) and the GSO arc."""
+    n_s = _GSO_SAMPLES
+    dlam = 2.0 * math.pi / n_s
+    lam = np.arange(n_s) * dlam
+    cl = np.cos(lam)
+    sl = np.sin(lam)
+    theta = np.empty(n_s)
+    R = _GSO_R
+    for i in range(g.shape[0]):
+        gx, gy, gz = g[i, 0], g[i, 1], g[i, 2]
+        dx, dy, dz = d[i, 0], d[i, 1], d[i, 2]
+        g2 = gx * gx + gy * gy + gz * gz
+        gd = gx * dx + gy * dy + gz * dz
+        rho_g = math.hypot(gx, gy)
+        lip = R / math.sqrt(R * R + g2 - 2.0 * R * rho_g)
+        best = np.inf
+        for j in range(n_s):
+            num = R * (dx * cl[j] + dy * sl[j]) - gd
+            den2 = R * R + g2 - 2.0 * R * (gx * cl[j] + gy * sl[j])
+            c = num / math.sqrt(den2)
+            theta[j] = math.acos(min(max(c, -1.0), 1.0))
+            best = min(best, theta[j])
+        res = np.inf
+        for j in range(n_s):
+            tj = theta[j]
+            if not (tj <= theta[j - 1] and tj <= theta[(j + 1) % n_s]):
+                continue
+            if tj - lip * dlam > best:
+                continue
+            lo = lam[j] - dlam
+            hi = lam[j] + dlam
+            x1 = hi - _INV_PHI * (hi - lo)
+            x2 = lo + _INV_PHI * (hi - lo)
+            f1 = _gso_angle_at(gx, gy, gz, dx, dy, dz, x1)
+            f2 = _gso_angle_at(gx, gy, gz, dx, dy, dz, x2)
+            for _ in range(_GSO_GOLDEN):
+                if f1 < f2:
+                    hi = x2
+                    x2 = x1
+                    x1 = hi - _INV_PHI * (hi - lo)
+                    f2 = f1
+                    f1 = _gso_angle_at(gx, gy, gz, dx, dy, dz, x1)
+                else:
+                    lo = x1
+                    x1 = x2
+                    x2 = lo + _INV_PHI * (hi - lo)
+                    f1 = f2
+                    f2 = _gso_angle_at(gx, gy, gz, dx, dy, dz, x2)
+            res = min(res, min(f1, f2))
+        out[i] = res
