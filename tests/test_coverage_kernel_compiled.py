@@ -334,3 +334,26 @@ def test_compiled_gso_separation_equals_the_numpy_minimisation() -> None:
     tie = np.abs(np.degrees(ref - lim)) < 1e-9
     assert np.array_equal(ex[~tie], ref_ex[~tie])
     assert ex.any() and (~ex).any()
+
+
+def _child_count(g, sats, q) -> None:
+    q.put(int(g.visibility(sats, 25.0).n_visible.sum()))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_kernel_threads_survive_a_fork() -> None:
+    import multiprocessing as mp
+
+    rng = np.random.default_rng(14)
+    lat, lon, alt = _sites(rng, 5000)
+    sats = _sats(rng, 800, 500, 600)
+    g = _index(lat, lon, alt, "numba", threads=2)
+    expect = int(g.visibility(sats, 25.0).n_visible.sum())  # the thread pool now exists
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child_count, args=(g, sats, q))
+    p.start()
+    try:
+        assert q.get(timeout=60) == expect
+    finally:
+        p.join(timeout=10)

@@ -650,7 +650,9 @@ class GroundIndex:
     ) -> StepVisibility:
         """The step with the compiled kernel (`skyfence.coverage._compiled`)."""
         kern = _compiled()
-        assert kern is not None
+        if kern is None:  # e.g. an index unpickled where numba does not import
+            raise InputError(f"this ground index uses the numba kernel, which is not available "
+                             f"here ({_compiled_error})", "kernel")
         npt, n_sat = self.n_points, s.shape[0]
         out_n = np.zeros(npt, np.int32)
         out_sat = np.full(npt, -1, np.int64)
