@@ -209,35 +209,20 @@ def _gather(m, ID, S, X):
 
 
 @njit(cache=True, error_model="numpy")
-def _update(x, y, z, ss, sn, sid, hq, nx, ny, nz, nc, gx, gy, gz, g2, c, baa, ba, bb, bsv, hk):
-    """One (point, satellite) check folded into the point's state (branch-free)."""
-    A = nx * x + ny * y + nz * z + nc
-    B = gx * x + gy * y + gz * z + g2 + ss
-    AA = A * abs(A)
-    v = sn * B <= AA
-    lhs = AA * bb
-    rhs = baa * B
-    up = v & ((lhs > rhs) | ((lhs == rhs) & (sid < bsv)))
-    return (c + v, AA if up else baa, A if up else ba, B if up else bb, sid if up else bsv,
-            hk | (v & (hq == sid)))
-
-
-@njit(cache=True, error_model="numpy")
-def _tile(q0, q1, m, X, ID, P, held, has_held, cnt, bAA, bA, bB, bs, hok):
+def _tile(q0, q1, m, X, ID, P, held, has_held, cnt, bkey, bs, hok):
     """Points ``[q0, q1)`` (sorted order) against the ``m`` gathered satellites.
 
-    Tile-local outputs (index ``q - q0``): usable count, best ``A|A|``, ``A``, ``B`` and
-    satellite, and whether ``held[q]`` is usable. The loop over points is the inner one, free
-    of cross-iteration dependencies, so LLVM vectorizes it; four satellites are folded into
-    each point's state per pass, so the state stays in registers. Satellites are folded in
-    the order given, and ties go to the lower index whatever the order.
+    Tile-local outputs (index ``q - q0``): usable count, best key ``A|A| / B`` (the signed
+    ``sin^2`` of the elevation, as the NumPy kernel's) and its satellite (lowest index among
+    equal keys, whatever the order of the satellites), and whether ``held[q]`` is usable. The
+    loop over points is the inner one, free of cross-iteration dependencies, so LLVM
+    vectorizes it; two satellites are folded into each point's state per pass (the state
+    stays in registers), in the order given.
     """
     w = q1 - q0
     for r in range(w):
         cnt[r] = 0
-        bAA[r] = -1.0
-        bA[r] = 0.0
-        bB[r] = 1.0
+        bkey[r] = -1.0
         bs[r] = -1
         hok[r] = False
     nx = P[0, q0:q1]
@@ -248,16 +233,111 @@ def _tile(q0, q1, m, X, ID, P, held, has_held, cnt, bAA, bA, bB, bs, hok):
     gy = P[5, q0:q1]
     gz = P[6, q0:q1]
     g2 = P[7, q0:q1]
-    hq = held[q0:q1] if has_held else np.full(w, -2, np.int64)
-    j = 0
-    while j < m:
-        x0, y0, z0, s0, n0, i0 = X[0, j], X[1, j], X[2, j], X[3, j], X[4, j], ID[j]
-        for r in range(w):
-            c_, baa, ba, bb, bsv, hk = _update(x0, y0, z0, s0, n0, i0, hq[r], nx[r], ny[r],
-                                               nz[r], nc[r], gx[r], gy[r], gz[r], g2[r],
-                                               cnt[r], bAA[r], bA[r], bB[r], bs[r], hok[r])
-            cnt[r], bAA[r], bA[r], bB[r], bs[r], hok[r] = c_, baa, ba, bb, bsv, hk
-        j += 1
+    if has_held:
+        hq = held[q0:q1]
+        j = 0
+        while j + 2 <= m:
+            x0, y0, z0, s0 = X[0, j + 0], X[1, j + 0], X[2, j + 0], X[3, j + 0]
+            n0, i0 = X[4, j + 0], ID[j + 0]
+            x1, y1, z1, s1 = X[0, j + 1], X[1, j + 1], X[2, j + 1], X[3, j + 1]
+            n1, i1 = X[4, j + 1], ID[j + 1]
+            for r in range(w):
+                a0, a1, a2, a3 = nx[r], ny[r], nz[r], nc[r]
+                b0, b1, b2, b3 = gx[r], gy[r], gz[r], g2[r]
+                bk = bkey[r]
+                bsv = bs[r]
+                c = cnt[r]
+                hk = hok[r]
+                hh = hq[r]
+                A = a0 * x0 + a1 * y0 + a2 * z0 + a3
+                B = b0 * x0 + b1 * y0 + b2 * z0 + b3 + s0
+                AA = A * abs(A)
+                v = n0 * B <= AA
+                key = AA / B
+                up = v & ((key > bk) | ((key == bk) & (i0 < bsv)))
+                c += v
+                bk = key if up else bk
+                bsv = i0 if up else bsv
+                hk = hk | (v & (hh == i0))
+                A = a0 * x1 + a1 * y1 + a2 * z1 + a3
+                B = b0 * x1 + b1 * y1 + b2 * z1 + b3 + s1
+                AA = A * abs(A)
+                v = n1 * B <= AA
+                key = AA / B
+                up = v & ((key > bk) | ((key == bk) & (i1 < bsv)))
+                c += v
+                bk = key if up else bk
+                bsv = i1 if up else bsv
+                hk = hk | (v & (hh == i1))
+                bkey[r] = bk
+                bs[r] = bsv
+                cnt[r] = c
+                hok[r] = hk
+            j += 2
+        while j < m:
+            x, y, z, ss, sn, sid = X[0, j], X[1, j], X[2, j], X[3, j], X[4, j], ID[j]
+            for r in range(w):
+                A = nx[r] * x + ny[r] * y + nz[r] * z + nc[r]
+                B = gx[r] * x + gy[r] * y + gz[r] * z + g2[r] + ss
+                AA = A * abs(A)
+                v = sn * B <= AA
+                key = AA / B
+                bk = bkey[r]
+                up = v & ((key > bk) | ((key == bk) & (sid < bs[r])))
+                cnt[r] += v
+                bkey[r] = key if up else bk
+                bs[r] = sid if up else bs[r]
+                hok[r] = hok[r] | (v & (hq[r] == sid))
+            j += 1
+    else:
+        j = 0
+        while j + 2 <= m:
+            x0, y0, z0, s0 = X[0, j + 0], X[1, j + 0], X[2, j + 0], X[3, j + 0]
+            n0, i0 = X[4, j + 0], ID[j + 0]
+            x1, y1, z1, s1 = X[0, j + 1], X[1, j + 1], X[2, j + 1], X[3, j + 1]
+            n1, i1 = X[4, j + 1], ID[j + 1]
+            for r in range(w):
+                a0, a1, a2, a3 = nx[r], ny[r], nz[r], nc[r]
+                b0, b1, b2, b3 = gx[r], gy[r], gz[r], g2[r]
+                bk = bkey[r]
+                bsv = bs[r]
+                c = cnt[r]
+                A = a0 * x0 + a1 * y0 + a2 * z0 + a3
+                B = b0 * x0 + b1 * y0 + b2 * z0 + b3 + s0
+                AA = A * abs(A)
+                v = n0 * B <= AA
+                key = AA / B
+                up = v & ((key > bk) | ((key == bk) & (i0 < bsv)))
+                c += v
+                bk = key if up else bk
+                bsv = i0 if up else bsv
+                A = a0 * x1 + a1 * y1 + a2 * z1 + a3
+                B = b0 * x1 + b1 * y1 + b2 * z1 + b3 + s1
+                AA = A * abs(A)
+                v = n1 * B <= AA
+                key = AA / B
+                up = v & ((key > bk) | ((key == bk) & (i1 < bsv)))
+                c += v
+                bk = key if up else bk
+                bsv = i1 if up else bsv
+                bkey[r] = bk
+                bs[r] = bsv
+                cnt[r] = c
+            j += 2
+        while j < m:
+            x, y, z, ss, sn, sid = X[0, j], X[1, j], X[2, j], X[3, j], X[4, j], ID[j]
+            for r in range(w):
+                A = nx[r] * x + ny[r] * y + nz[r] * z + nc[r]
+                B = gx[r] * x + gy[r] * y + gz[r] * z + g2[r] + ss
+                AA = A * abs(A)
+                v = sn * B <= AA
+                key = AA / B
+                bk = bkey[r]
+                up = v & ((key > bk) | ((key == bk) & (sid < bs[r])))
+                cnt[r] += v
+                bkey[r] = key if up else bk
+                bs[r] = sid if up else bs[r]
+            j += 1
 
 
 # atan on [0, 1]: Cephes' atan.c (S. Moshier), rational approximation with relative error
@@ -348,7 +428,7 @@ def count_best(t, n_chunks, grid, rho_max, lo, h, dims, centre, radius, bin_star
     ID = np.empty(cid.size, np.int64)
     X = np.empty((5, cid.size))
     cnt = np.empty(_TILE, np.int32)
-    bAA = np.empty(_TILE)
+    bkey = np.empty(_TILE)
     bA = np.empty(_TILE)
     bB = np.empty(_TILE)
     bs = np.empty(_TILE, np.int64)
@@ -363,8 +443,15 @@ def count_best(t, n_chunks, grid, rho_max, lo, h, dims, centre, radius, bin_star
         n_checks += m * (p1 - p0)
         for q0 in range(p0, p1, _TILE):
             q1 = min(q0 + _TILE, p1)
-            _tile(q0, q1, m, X, ID, P, held, has_held, cnt, bAA, bA, bB, bs, hok)
+            _tile(q0, q1, m, X, ID, P, held, has_held, cnt, bkey, bs, hok)
+            # A and B of the best satellite, recomputed with the loop's own arithmetic.
             w = q1 - q0
+            for r in range(w):
+                q = q0 + r
+                sb = max(bs[r], 0)
+                bA[r] = P[0, q] * S[0, sb] + P[1, q] * S[1, sb] + P[2, q] * S[2, sb] + P[3, q]
+                bB[r] = (P[4, q] * S[0, sb] + P[5, q] * S[1, sb] + P[6, q] * S[2, sb] + P[7, q]
+                         + S[3, sb])
             for r in range(w):
                 el[r] = _elevation_fast_deg(bA[r], bB[r])
             for r in range(w):
