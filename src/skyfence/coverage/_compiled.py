@@ -2,17 +2,17 @@
 
 Same geometry, same candidate blocks and same decisions as the NumPy kernel of
 `skyfence.coverage.visibility` (the reference, ``kernel="numpy"``); only the arithmetic is
-arranged differently, so results agree except for pairs whose elevation is within rounding
-(about 1e-12 deg) of the mask, and the choice between two satellites whose elevations agree to
-rounding.
+arranged differently (sums in another order than BLAS), so results agree except for pairs
+whose elevation is within rounding (about 1e-12 deg) of the mask, and the choice between two
+satellites whose elevations agree to rounding.
 
 Per time step:
 
 1. **Candidate blocks.** The (bin, satellite) pairs with ``|s - c_bin| <= rho_s + r_bin`` (the
-   bound of `GroundIndex.max_slant_range_km` plus the bin radius): satellites are hashed into a
-   uniform 3-D grid of cell edge ``max(rho) + max(r_bin)``, so a bin only tests the satellites of
-   the 27 grid cells around its centre. Two parallel passes (count, fill) give a CSR list of
-   candidate satellites per bin.
+   bound of `GroundIndex.max_slant_range_km` plus the bin radius): satellites are sorted once
+   into a uniform 3-D grid of cell edge ``max(rho) + max(r_bin)`` (`satellite_grid`), and a bin
+   tests only the satellites of the grid cells that meet the ball of radius
+   ``max(rho) + r_bin`` around its centre.
 2. **Exact test per block.** For each bin the candidate satellites ``[x, y, z, |s|^2, sin^2 m]``
    are gathered contiguously into a per-thread buffer; then for each satellite the loop over the
    bin's points (structure-of-arrays, vectorized by LLVM) evaluates
@@ -20,15 +20,20 @@ Per time step:
        A = n.s - n.g = n.(s - g),   B = -2 g.s + |g|^2 + |s|^2 = |s - g|^2,
        usable  <=>  A |A| >= sin^2(m) B,
 
-   and keeps per point the count, the highest ``A|A| / B`` (compared by cross-multiplication;
-   lowest satellite index among exact ties) and whether the held satellite is usable.
-3. **Pairs** (when asked, or for the GSO exclusion): a count pass, a prefix sum and a fill pass
-   write every usable pair with its ``A`` and ``B``; the GSO decision is the NumPy one
-   (`skyfence.coverage.gso._excluded`) on those pairs, and a reduction over the surviving pairs
+   and keeps per point the count, the highest key ``A|A| / B`` (the NumPy kernel's key; lowest
+   satellite index among equal keys) and whether the held satellite is usable.
+3. **Pairs** (when asked, or for the GSO exclusion): the counts give each point's slice of the
+   output; a second pass writes every usable pair (satellite order) with its ``A`` and ``B``.
+   The GSO decision is the NumPy one (`skyfence.coverage.gso._excluded`, whose arc
+   minimisation is compiled below) on those pairs, and a reduction over the surviving pairs
    gives counts, best and held flags.
 
+Elevations use ``atan2(A, sqrt(B - A^2))`` as the NumPy kernel, with a branch-free ``atan``
+(Cephes) that vectorizes, and the cross-product form above 89 deg.
+
 Bins are dealt to threads round-robin (bin ``b`` to thread ``b mod T``), which balances dense
-and sparse regions without a dynamic scheduler. Everything is compiled with ``cache=True``; the
+and sparse regions without a dynamic scheduler; the threads are a pool running functions
+compiled with ``nogil=True`` (`run_chunks`). Everything is compiled with ``cache=True``; the
 first call in a fresh environment compiles (see ``bench/coverage.py`` for the measured cost).
 """
 
