@@ -122,7 +122,9 @@ def _grid_sort(sx, sy, sz, ok, rho, lo, h, dims):
         start[c + 1] += 1
     for c in range(ncell):
         start[c + 1] += start[c]
-    fill = start[:-1].copy()
+    fill = np.empty(ncell, np.int64)
+    for c in range(ncell):
+        fill[c] = start[c]
     cx = np.empty(ok.size)
     cy = np.empty(ok.size)
     cz = np.empty(ok.size)
@@ -475,6 +477,43 @@ def count_best(t, n_chunks, grid, rho_max, lo, h, dims, centre, radius, bin_star
     return n_checks
 
 
+_RADIX_BITS = 11
+_RADIX = 1 << _RADIX_BITS
+
+
+@njit(cache=True, error_model="numpy")
+def _sort_ids(ids, tmp, counts):
+    """Sort non-negative integers ``ids`` in place (LSD radix sort, 11 bits a pass; ``tmp`` at
+    least as long, ``counts`` of ``_RADIX + 1``). Compiles far faster than ``np.sort``."""
+    m = ids.size
+    if m < 2:
+        return
+    top = 0
+    for i in range(m):
+        top = max(top, ids[i])
+    src = ids
+    dst = tmp[:m]
+    shift = 0
+    swapped = False
+    while (top >> shift) > 0:
+        for k in range(counts.size):
+            counts[k] = 0
+        for i in range(m):
+            counts[((src[i] >> shift) & (_RADIX - 1)) + 1] += 1
+        for k in range(_RADIX):
+            counts[k + 1] += counts[k]
+        for i in range(m):
+            k = (src[i] >> shift) & (_RADIX - 1)
+            dst[counts[k]] = src[i]
+            counts[k] += 1
+        src, dst = dst, src
+        swapped = not swapped
+        shift += _RADIX_BITS
+    if swapped:
+        for i in range(m):
+            ids[i] = src[i]
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def fill_pairs(t, n_chunks, grid, rho_max, lo, h, dims, centre, radius, bin_start, bin_count,
                P, S, order, offset, pair_sat, pair_a, pair_b, pair_el):
@@ -488,13 +527,15 @@ def fill_pairs(t, n_chunks, grid, rho_max, lo, h, dims, centre, radius, bin_star
     """
     start, cx, cy, cz, crho, cid = grid
     ID = np.empty(cid.size, np.int64)
+    tmp = np.empty(cid.size, np.int64)
+    counts = np.empty(_RADIX + 1, np.int64)
     X = np.empty((5, cid.size))
     for b in range(t, bin_start.size, n_chunks):
         p0 = bin_start[b]
         p1 = p0 + bin_count[b]
         m = _bin_candidates(b, True, ID, start, cx, cy, cz, crho, cid, rho_max, lo, h, dims,
                             centre, radius)
-        ID[:m] = np.sort(ID[:m])  # satellite order: each point's pairs come out sorted
+        _sort_ids(ID[:m], tmp, counts)  # satellite order: each point's pairs come out sorted
         _gather(m, ID, S, X)
         for q in range(p0, p1):
             nx, ny, nz, nc = P[0, q], P[1, q], P[2, q], P[3, q]
@@ -613,9 +654,13 @@ def gso_min_separation_rad(g, d, out):
     """Minimum angle (rad) between unit LOS ``d[i]`` from ``g[i]`` (km) and the GSO arc."""
     n_s = _GSO_SAMPLES
     dlam = 2.0 * math.pi / n_s
-    lam = np.arange(n_s) * dlam
-    cl = np.cos(lam)
-    sl = np.sin(lam)
+    lam = np.empty(n_s)
+    cl = np.empty(n_s)
+    sl = np.empty(n_s)
+    for j in range(n_s):
+        lam[j] = j * dlam
+        cl[j] = math.cos(lam[j])
+        sl[j] = math.sin(lam[j])
     theta = np.empty(n_s)
     R = _GSO_R
     for i in range(g.shape[0]):

@@ -23,6 +23,13 @@ _FNV_PRIME = np.uint64(1099511628211)
 
 
 @njit(cache=True, nogil=True)
+def _fill(a, value):
+    """``a[:] = value`` as a loop (slice assignment costs much more to compile)."""
+    for i in range(a.size):
+        a[i] = value
+
+
+@njit(cache=True, nogil=True)
 def csr(n, src, dst):
     """CSR of directed edges ``src -> dst`` over ``n`` nodes: ``(indptr, edge ids)``, edges of
     a node in input order (a counting sort)."""
@@ -31,7 +38,9 @@ def csr(n, src, dst):
         indptr[src[e] + 1] += 1
     for i in range(n):
         indptr[i + 1] += indptr[i]
-    fill = indptr[:-1].copy()
+    fill = np.empty(n, np.int64)
+    for i in range(n):
+        fill[i] = indptr[i]
     eid = np.empty(src.size, np.int64)
     for e in range(src.size):
         k = fill[src[e]]
@@ -201,13 +210,13 @@ def search(indptr, eid, dst, weight, roots, is_target, n_targets, dist, pred, pr
     buffers (from `buffers`) are reset here."""
     if delta > 0.0:
         head = jbuf[:n_slots]
-        head[:] = -1
-        flags[:] = False
+        _fill(head, -1)
+        _fill(flags, False)
         bucket_search(indptr, eid, dst, weight, roots, is_target, n_targets, dist, pred,
                       pred_edge, label, delta, head, ibuf, kbuf, flags)
     else:
         pos = jbuf[:dist.size]
-        pos[:] = -1
+        _fill(pos, -1)
         heap_search(indptr, eid, dst, weight, roots, is_target, n_targets, dist, pred,
                     pred_edge, label, fbuf, ibuf, pos)
 
@@ -269,12 +278,13 @@ def trees(t, n_chunks, indptr, eid, dst, weight, delta, n_slots, roots, dist, pr
     no_target = np.zeros(0, np.bool_)
     one = np.empty(1, np.int64)
     for i in range(t, roots.size, n_chunks):
-        dist[i, :] = np.inf
-        pred[i, :] = -1
-        pred_edge[i, :] = -1
+        _fill(dist[i], np.inf)
+        _fill(pred[i], -1)
+        _fill(pred_edge[i], -1)
         one[0] = roots[i]
-        search(indptr, eid, dst, weight, one, no_target, 0, dist[i], pred[i], pred_edge[i],
-               label, delta, n_slots, fb, ib, jb, kb, fl)
+        # (no_target.size, not a literal 0: the same signature as calls from Python)
+        search(indptr, eid, dst, weight, one, no_target, no_target.size, dist[i], pred[i],
+               pred_edge[i], label, delta, n_slots, fb, ib, jb, kb, fl)
     return 0
 
 
@@ -292,9 +302,9 @@ def site_rows(t, n_chunks, indptr, eid, dst, weight, delta, n_slots, delay, root
     label = np.empty(n, np.int64)
     one = np.empty(1, np.int64)
     for i in range(t, roots.size, n_chunks):
-        dist[:] = np.inf
-        pred[:] = -1
-        pred_edge[:] = -1
+        _fill(dist, np.inf)
+        _fill(pred, -1)
+        _fill(pred_edge, -1)
         one[0] = roots[i]
         search(indptr, eid, dst, weight, one, is_target, targets.size, dist, pred, pred_edge,
                label, delta, n_slots, fb, ib, jb, kb, fl)
