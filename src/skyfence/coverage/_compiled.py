@@ -73,7 +73,7 @@ if hasattr(os, "register_at_fork"):
 def max_threads() -> int:
     """Threads the kernel may use in this process (``NUMBA_NUM_THREADS``, default: every
     core)."""
-    return int(numba.config.NUMBA_NUM_THREADS)
+    return int(getattr(numba.config, "NUMBA_NUM_THREADS", os.cpu_count() or 1))
 
 
 def run_chunks(fn: Callable[..., int], n_chunks: int, *args: object) -> int:

@@ -705,8 +705,8 @@ class GroundIndex:
                                 held_c, held is not None, self._rank, self._P, S, out_n,
                                 out_sat, out_el, out_held if out_held is not None else no_held)
                 p_point, p_sat, p_el, p_b = p_point[keep], p_sat[keep], p_el[keep], p_b[keep]
-        vp = VisibilityPairs(p_point, p_sat, p_el, np.sqrt(p_b)) if want_pairs else None
-        return StepVisibility(out_n, out_el, out_sat, out_held, vp)
+        out_pairs = VisibilityPairs(p_point, p_sat, p_el, np.sqrt(p_b)) if want_pairs else None
+        return StepVisibility(out_n, out_el, out_sat, out_held, out_pairs)
 
     def _gso_keep(self, s: np.ndarray, point: np.ndarray, sat: np.ndarray) -> np.ndarray | None:
         """Pairs (caller point order) that survive the GSO exclusion; None when all do.
