@@ -29,6 +29,11 @@ The machine may be shared: wall times under load are pessimistic; CPU times are 
 
 from __future__ import annotations
 
+if __name__ == "coverage":
+    # Imported as the coverage.py package (numba does `import coverage` when it loads) by a
+    # script run from bench/: not that package, so say so and numba carries on without it.
+    raise ImportError("bench/coverage.py is a benchmark script, not the coverage package")
+
 import argparse
 import os
 import resource
