@@ -91,6 +91,8 @@ def _run(label: str, const, ground: GroundIndex, t_utc: np.ndarray) -> tuple[flo
         nonlocal checks
         checks += ground.last_checks
 
+    # The first call loads the compiled kernel (numba cache): outside the timing.
+    ground.visibility(propagate(const, t_utc[:1]).r_km[:, 0], 25.0)
     t0 = time.perf_counter()
     res = compute_coverage(const, ground, t_utc, on_step=count)
     wall = time.perf_counter() - t0
