@@ -1,8 +1,8 @@
 """The visibility kernel against an all-pairs brute force built on `skyfence.earth.look_angles`.
 
 The reference evaluates every (site, satellite) pair with the look-angle routine (itself
-verified against skyfield to 1e-12 deg); the kernel must return the same satellite sets, except
-for pairs whose elevation is within `TIE_DEG` of the mask.
+verified against skyfield to 1e-12 deg); both kernels (compiled and NumPy) must return the same
+satellite sets, except for pairs whose elevation is within `TIE_DEG` of the mask.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 from shapely.geometry import box
 
 from skyfence.coverage import GroundIndex, elevation_masks
+from skyfence.coverage.visibility import KERNELS
 from skyfence.earth import enu_basis, geodetic_to_itrs, look_angles
 from skyfence.errors import InputError
 from skyfence.orbits import load_constellation, propagate
@@ -40,7 +41,14 @@ def _random_sats(rng, n, alt_lo=300.0, alt_hi=1500.0):
 
 
 def _check_against_brute_force(lat, lon, alt, sats, masks, **kw) -> int:
-    """Assert kernel == look_angles brute force; return the number of usable pairs."""
+    """Assert both kernels (compiled and NumPy) == look_angles brute force; return the number
+    of usable pairs."""
+    for kernel in KERNELS:
+        n = _check_kernel(lat, lon, alt, sats, masks, kernel=kernel, **kw)
+    return n
+
+
+def _check_kernel(lat, lon, alt, sats, masks, **kw) -> int:
     ground = _ground(lat, lon, alt, **kw)
     step = ground.visibility(sats, masks, pairs=True)
     m = np.broadcast_to(np.asarray(masks, float), (sats.shape[0],))

@@ -211,8 +211,20 @@ def _excluded(g: np.ndarray, d: np.ndarray, limit_rad: np.ndarray) -> np.ndarray
     rest = ~sure
     if rest.any():
         j = idx[rest]
-        sep = _min_separation_rad(g[j], d[j])
+        sep = _min_separation_fast(g[j], d[j])
         out[j] = sep < limit_rad[j]
+    return out
+
+
+def _min_separation_fast(g: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """`_min_separation_rad`, compiled (skyfence.coverage._compiled) when numba imports."""
+    try:
+        from ._compiled import gso_min_separation_rad
+    except Exception:  # numba missing or broken: the NumPy version
+        return _min_separation_rad(g, d)
+    out = np.empty(g.shape[0])
+    gso_min_separation_rad(np.ascontiguousarray(g, np.float64),
+                           np.ascontiguousarray(d, np.float64), out)
     return out
 
 

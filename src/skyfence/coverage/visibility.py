@@ -33,11 +33,31 @@ one dense block (points x candidate satellites) of two small matrix products:
 
 No array ever spans time x points x satellites, and nothing loops over satellites x points in
 Python: the loop runs over bins (about 1,500 for all land cells).
+
+Kernels
+-------
+Two implementations of the per-step work share the bins, bounds and decisions:
+
+``"numba"`` (default when numba imports)
+    `skyfence.coverage._compiled`: candidate blocks found through a 3-D satellite grid, each
+    block's satellites gathered contiguously, the exact test compiled and vectorized, bins dealt
+    to all threads (``threads``; default ``NUMBA_NUM_THREADS``, i.e. every core).
+``"numpy"``
+    The reference: candidate blocks from k-d trees (scipy), the exact test as the two matrix
+    products above per block.
+
+Both return the same visible sets, counts, best satellites and held flags, except for pairs
+whose elevation is within rounding (about 1e-12 deg) of the mask and choices between
+satellites whose elevations agree to rounding. Without numba the NumPy kernel is used and a
+notice is logged. ``SKYFENCE_COVERAGE_KERNEL=numpy|numba`` sets the default.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -48,6 +68,7 @@ from .gso import _excluded
 
 __all__ = [
     "DEFAULT_MIN_ELEVATION_DEG",
+    "KERNELS",
     "GroundIndex",
     "StepVisibility",
     "VisibilityPairs",
@@ -58,12 +79,65 @@ __all__ = [
 #: Default user-terminal elevation mask, deg (FCC order of April 2021; ../shared/facts.md).
 DEFAULT_MIN_ELEVATION_DEG = 25.0
 
+#: Names of the visibility kernels (`GroundIndex` ``kernel=``).
+KERNELS = ("numba", "numpy")
+
+_log = logging.getLogger(__name__)
+_KERNEL_ENV = "SKYFENCE_COVERAGE_KERNEL"
+_compiled_module: ModuleType | None = None
+_compiled_error: str | None = None
+_fallback_logged = False
+
+
+def _compiled() -> ModuleType | None:
+    """The compiled kernel module, or None when numba does not import (reason kept)."""
+    global _compiled_module, _compiled_error
+    if _compiled_module is None and _compiled_error is None:
+        try:
+            from . import _compiled as mod
+        except Exception as exc:  # numba missing or broken: the NumPy kernel stays
+            _compiled_error = f"{type(exc).__name__}: {exc}"
+        else:
+            _compiled_module = mod
+    return _compiled_module
+
+
+def _resolve_kernel(kernel: str | None) -> str:
+    """The kernel to use: ``kernel``, else ``$SKYFENCE_COVERAGE_KERNEL``, else numba if it
+    imports (a notice is logged once when it does not), else numpy."""
+    global _fallback_logged
+    field = "kernel"
+    if kernel is None:
+        env = os.environ.get(_KERNEL_ENV, "").strip().lower()
+        if env:
+            kernel, field = env, _KERNEL_ENV
+    if kernel is not None:
+        name = str(kernel).strip().lower()
+        if name not in KERNELS:
+            raise InputError(f"unknown visibility kernel {kernel!r}; choose one of "
+                             f"{', '.join(KERNELS)}", field)
+        if name == "numba" and _compiled() is None:
+            raise InputError(f"the numba kernel is not available ({_compiled_error}); use "
+                             "kernel='numpy' or install numba", field)
+        return name
+    if _compiled() is not None:
+        return "numba"
+    if not _fallback_logged:
+        _log.warning("numba is not available (%s); using the NumPy visibility kernel",
+                     _compiled_error)
+        _fallback_logged = True
+    return "numpy"
+
 _CUBE_FACE_KM = 10_000.0  # a cube-sphere face spans 90 deg of arc, ~10,000 km
 # Automatic bin size: candidates (km), and a cost model for one step with a nominal
 # constellation (5,000 satellites, 1,200 km reach): each block costs about as much as
 # _BLOCK_COST_CHECKS exact pair checks (measured: ~90 us per block, ~10 ns per check).
 _BIN_SIZES_KM = (200.0, 300.0, 450.0, 600.0, 900.0, 1300.0, 2000.0, 3000.0, 5000.0, 10_000.0)
 _BLOCK_COST_CHECKS = 8_000.0
+# The compiled kernel: a block costs its candidate search and gather, about as much as
+# _COMPILED_CANDIDATE_COST exact checks per candidate satellite (measured on all land cells).
+_COMPILED_CANDIDATE_COST = 40.0
+_GRID_MAX_CELLS = 1 << 22
 _NOMINAL_SATS = 5_000.0
 _NOMINAL_REACH_KM = 1_200.0
 _SHELL_RADIUS_KM = 6_900.0
@@ -146,6 +220,9 @@ class VisibilityPairs:
         Satellite index (row of the position array).
     elevation_deg : float64, shape (k,)
         Elevation above the WGS-84 local horizon.
+    range_km : float64, shape (k,), or None
+        Slant range (km), ``sqrt(|s - g|^2)`` from the kernel's own ``|s - g|^2`` (agrees with
+        a direct evaluation to about 1e-11 km).
 
     Pairs are sorted by ``point``, then ``sat``.
     """
@@ -153,6 +230,7 @@ class VisibilityPairs:
     point: np.ndarray
     sat: np.ndarray
     elevation_deg: np.ndarray
+    range_km: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.point.size)
@@ -184,8 +262,9 @@ class StepVisibility:
     pairs: VisibilityPairs | None = None
 
 
-def _auto_bin_size_km(u: np.ndarray) -> float:
-    """Bin size (km) minimising the modelled per-step cost for unit vectors ``u``."""
+def _auto_bin_size_km(u: np.ndarray, kernel: str = "numpy") -> float:
+    """Bin size (km) minimising the modelled per-step cost of ``kernel`` for unit vectors
+    ``u``."""
     best, best_cost = _BIN_SIZES_KM[0], np.inf
     n = u.shape[0]
     for size in _BIN_SIZES_KM:
@@ -193,8 +272,11 @@ def _auto_bin_size_km(u: np.ndarray) -> float:
         n_bins = np.unique(_cube_bins(u, n_div)).size
         reach = _NOMINAL_REACH_KM + 0.75 * size
         sats_per_bin = _NOMINAL_SATS * reach**2 / (4.0 * _SHELL_RADIUS_KM**2)
-        blocks = max(n_bins, n * sats_per_bin / _BLOCK_ENTRIES)
-        cost = blocks * _BLOCK_COST_CHECKS + n * sats_per_bin
+        if kernel == "numba":
+            cost = n_bins * sats_per_bin * _COMPILED_CANDIDATE_COST + n * sats_per_bin
+        else:
+            blocks = max(n_bins, n * sats_per_bin / _BLOCK_ENTRIES)
+            cost = blocks * _BLOCK_COST_CHECKS + n * sats_per_bin
         if cost < best_cost:
             best, best_cost = size, cost
     return best
@@ -230,11 +312,20 @@ class GroundIndex:
         `visibility` is called with ``gso=True``.
     bin_size_km : float, optional
         Edge of the spatial bins; affects speed only, never results. By default chosen from
-        the points by a cost model (about 450-600 km for dense sets such as all land cells,
-        a few thousand km for a few scattered terminals).
-    workers : int
-        Threads for the per-bin blocks (NumPy and BLAS release the GIL); 1 by default so that
-        process-level parallelism (Dask over time chunks) is not oversubscribed.
+        the points by a cost model of the kernel in use (for all land cells about 450 km with
+        the compiled kernel, 450-600 km with NumPy; a few thousand km for a few scattered
+        terminals).
+    kernel : {"numba", "numpy"}, optional
+        The per-step implementation (module docstring, "Kernels"). Default:
+        ``$SKYFENCE_COVERAGE_KERNEL`` if set, else numba when it imports, else NumPy (with a
+        logged notice). Asking for numba where it does not import is an `InputError`.
+    threads : int, optional
+        Threads per step. Compiled kernel: default ``NUMBA_NUM_THREADS`` (every core unless
+        that variable says otherwise), and never more than it. NumPy kernel: a thread pool
+        over the blocks (NumPy and BLAS release the GIL), default 1. Under process-level
+        parallelism (Dask workers) give 1, or set ``NUMBA_NUM_THREADS=1`` for the workers.
+    workers : int, optional
+        Former name of ``threads`` (used when ``threads`` is not given).
 
     Examples
     --------
@@ -254,7 +345,9 @@ class GroundIndex:
         *,
         gso_exclusion_deg: float | ArrayLike | None = None,
         bin_size_km: float | None = None,
-        workers: int = 1,
+        kernel: str | None = None,
+        threads: int | None = None,
+        workers: int | None = None,
     ) -> None:
         g = np.asarray(r_itrs_km, dtype=np.float64).reshape(-1, 3)
         n = np.asarray(up, dtype=np.float64).reshape(-1, 3)
@@ -269,8 +362,15 @@ class GroundIndex:
             raise InputError("up vectors must be unit vectors", "ground points")
         if bin_size_km is not None and not (bin_size_km > 0.0):
             raise InputError(f"bin size must be > 0 km, got {bin_size_km!r}", "bin_size_km")
+        if threads is None:
+            threads = workers
+        if threads is not None and (isinstance(threads, bool) or not (
+                isinstance(threads, int | np.integer) and threads >= 1)):
+            raise InputError(f"threads must be an integer >= 1, got {threads!r}", "threads")
         self.n_points = g.shape[0]
-        self.workers = max(1, int(workers))
+        #: The kernel in use: "numba" or "numpy".
+        self.kernel = _resolve_kernel(kernel)
+        self._threads = None if threads is None else int(threads)
         if gso_exclusion_deg is None:
             lim = np.full(self.n_points, np.nan)
         else:
@@ -291,7 +391,7 @@ class GroundIndex:
             radius = np.linalg.norm(g, axis=1)
             unit = g / radius[:, None]
             if bin_size_km is None:
-                bin_size_km = _auto_bin_size_km(unit)
+                bin_size_km = _auto_bin_size_km(unit, self.kernel)
             n_div = max(1, int(np.ceil(_CUBE_FACE_KM / bin_size_km)))
             key = _cube_bins(unit, n_div)
         else:
@@ -299,6 +399,8 @@ class GroundIndex:
             key = np.zeros(0, np.int64)
         order = np.argsort(key, kind="stable")
         self._order = order  # sorted position -> caller index
+        self._rank = np.empty(self.n_points, np.int64)  # caller index -> sorted position
+        self._rank[order] = np.arange(self.n_points)
         #: The bin size in use (km).
         self.bin_size_km = float(bin_size_km) if bin_size_km is not None else 0.0
         key_s = key[order]
@@ -314,7 +416,8 @@ class GroundIndex:
             centre = np.add.reduceat(gs, start, axis=0) / count[:, None]
             spread = np.linalg.norm(gs - np.repeat(centre, count, axis=0), axis=1)
             self._bin_radius = np.maximum.reduceat(spread, start) * (1 + 1e-12) + _MARGIN_KM
-            self._tree = cKDTree(centre)
+            self._bin_centre = np.ascontiguousarray(centre)
+            self._tree = cKDTree(centre) if self.kernel == "numpy" else None
             self._centre = gs.mean(axis=0)
             self._reach_radius = float(np.linalg.norm(gs - self._centre, axis=1).max())
             self._reach_radius = self._reach_radius * (1 + 1e-12) + _MARGIN_KM
@@ -327,6 +430,7 @@ class GroundIndex:
             self._r_max = float(radius.max())
         else:
             self._bin_radius = np.zeros(0)
+            self._bin_centre = np.zeros((0, 3))
             self._tree = None
             self._centre = np.zeros(3)
             self._reach_radius = 0.0
@@ -336,9 +440,13 @@ class GroundIndex:
         g2 = np.einsum("ij,ij->i", gs, gs)
         # [n, -n.g, 0] and [-2 g, |g|^2, 1]: one row per point; with [s, 1, |s|^2] per satellite
         # A = n.(s - g) and B = |s - g|^2 are plain matrix products.
-        zero, one = np.zeros_like(c), np.ones_like(c)
-        self._na = np.ascontiguousarray(np.column_stack([ns, -c, zero]))
-        self._gb = np.ascontiguousarray(np.column_stack([-2.0 * gs, g2, one]))
+        if self.kernel == "numpy":
+            zero, one = np.zeros_like(c), np.ones_like(c)
+            self._na = np.ascontiguousarray(np.column_stack([ns, -c, zero]))
+            self._gb = np.ascontiguousarray(np.column_stack([-2.0 * gs, g2, one]))
+        else:
+            # Structure of arrays (8, n_point) for the compiled kernel: n, -n.g, -2 g, |g|^2.
+            self._P = np.ascontiguousarray(np.vstack([ns.T, -c, -2.0 * gs.T, g2]))
         #: Number of (point, satellite) pairs evaluated exactly by the last `visibility` call.
         self.last_checks = 0
 
@@ -346,6 +454,19 @@ class GroundIndex:
     def n_bins(self) -> int:
         """Number of spatial bins."""
         return int(self._bin_start.size)
+
+    @property
+    def threads(self) -> int:
+        """Threads a `visibility` call uses (see the ``threads`` parameter)."""
+        if self.kernel == "numba":
+            cap = _compiled().max_threads()  # type: ignore[union-attr]
+            return cap if self._threads is None else min(self._threads, cap)
+        return 1 if self._threads is None else self._threads
+
+    @property
+    def workers(self) -> int:
+        """Former name of `threads`."""
+        return self.threads
 
     # ------------------------------------------------------------------ bounds
     def max_slant_range_km(self, r_sat_km: np.ndarray, min_elevation_deg: np.ndarray) -> np.ndarray:
@@ -406,19 +527,26 @@ class GroundIndex:
                     f"held_sat needs one entry per point ({self.n_points}), got {held.shape}",
                     "held_sat",
                 )
+        if self.kernel == "numba":
+            return self._visibility_compiled(s, masks, gso and self._any_gso, held, pairs)
+        if held is not None:
             held = held[self._order]
         return self._visibility(s, masks, gso and self._any_gso, held, pairs)
 
-    def _candidates(self, s: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(bin, sat) pairs that may hold a usable pair, sorted by bin then satellite."""
+    def _reachable(self, s: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Satellites that may be usable from some point, and their slant-range bounds (km)."""
         ok = np.flatnonzero(np.isfinite(s).all(axis=1))
-        if ok.size == 0 or self._tree is None:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if ok.size == 0 or self.n_points == 0:
+            return np.zeros(0, np.int64), np.zeros(0)
         rho = self.max_slant_range_km(np.linalg.norm(s[ok], axis=1), masks[ok])
         # Satellites that cannot reach the sphere enclosing all points are dropped first.
         near = np.linalg.norm(s[ok] - self._centre, axis=1) <= rho + self._reach_radius
-        ok, rho = ok[near], rho[near]
-        if ok.size == 0:
+        return ok[near], rho[near]
+
+    def _candidates(self, s: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(bin, sat) pairs that may hold a usable pair, sorted by bin then satellite."""
+        ok, rho = self._reachable(s, masks)
+        if ok.size == 0 or self._tree is None:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         so = s[ok]
         reach = float(rho.max() + self._bin_radius.max())
@@ -457,17 +585,17 @@ class GroundIndex:
                 for p0 in range(p_start, p_stop, rows_per_block):
                     blocks.append((p0, min(p0 + rows_per_block, p_stop), sel, sh_t))
         self.last_checks = sum((b[1] - b[0]) * b[2].size for b in blocks)
-        pair_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        pair_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
         def run(block: tuple[int, int, np.ndarray, np.ndarray]) -> None:
             part = self._block(block, s, sin2, gso, held, out, want_pairs)
             if part is not None:
                 pair_parts.append(part)
 
-        if self.workers > 1 and len(blocks) > 1:
+        if self.threads > 1 and len(blocks) > 1:
             from concurrent.futures import ThreadPoolExecutor
 
-            with ThreadPoolExecutor(self.workers) as pool:
+            with ThreadPoolExecutor(self.threads) as pool:
                 list(pool.map(run, blocks))
         else:
             for block in blocks:
@@ -498,17 +626,107 @@ class GroundIndex:
                 rows_s = np.concatenate([p[0] for p in pair_parts])
                 sat_p = np.concatenate([p[1] for p in pair_parts])
                 elev = np.concatenate([p[2] for p in pair_parts])
+                rng = np.concatenate([p[3] for p in pair_parts])
             else:
                 rows_s = np.zeros(0, np.int64)
                 sat_p = np.zeros(0, np.int64)
                 elev = np.zeros(0)
+                rng = np.zeros(0)
             high = np.flatnonzero(elev > _ZENITH_FIX_DEG)
             if high.size:
                 elev[high] = self._elevation_deg(rows_s[high], sat_p[high], s)
             point = inv[rows_s]
             order = np.lexsort((sat_p, point))
-            vp = VisibilityPairs(point[order], sat_p[order], elev[order])
+            vp = VisibilityPairs(point[order], sat_p[order], elev[order], rng[order])
         return StepVisibility(out_n, out_el, out_sat, out_held, vp)
+
+    def _visibility_compiled(
+        self,
+        s: np.ndarray,
+        masks: np.ndarray,
+        gso: bool,
+        held: np.ndarray | None,
+        want_pairs: bool,
+    ) -> StepVisibility:
+        """The step with the compiled kernel (`skyfence.coverage._compiled`)."""
+        kern = _compiled()
+        if kern is None:  # e.g. an index unpickled where numba does not import
+            raise InputError(f"this ground index uses the numba kernel, which is not available "
+                             f"here ({_compiled_error})", "kernel")
+        npt, n_sat = self.n_points, s.shape[0]
+        out_n = np.zeros(npt, np.int32)
+        out_sat = np.full(npt, -1, np.int64)
+        out_el = np.full(npt, np.nan)
+        out_held = np.zeros(npt, bool) if held is not None else None
+        self.last_checks = 0
+        ok, rho = self._reachable(s, masks)
+        if ok.size == 0:
+            vp = VisibilityPairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0),
+                                 np.zeros(0))
+            return StepVisibility(out_n, out_el, out_sat, out_held, vp if want_pairs else None)
+        S = np.empty((5, n_sat))
+        S[:3] = s.T
+        S[3] = np.einsum("ij,ij->i", s, s)
+        S[4] = np.sin(np.radians(masks)) ** 2
+        # Satellite grid: cells of edge h (at least the largest reach), at most _GRID_MAX_CELLS.
+        so = s[ok]
+        lo = so.min(axis=0)
+        span = so.max(axis=0) - lo
+        h = float(rho.max() + self._bin_radius.max())
+        while np.prod(np.floor(span / h) + 1.0) > _GRID_MAX_CELLS:
+            h *= 1.5
+        dims = (np.floor(span / h) + 1).astype(np.int64)
+        threads = self.threads
+        held_s = (np.ascontiguousarray(held[self._order]) if held is not None
+                  else np.zeros(0, np.int64))
+        held_c = held if held is not None else np.zeros(0, np.int64)
+        no_held = np.zeros(0, bool)
+        sat_grid = kern.satellite_grid(S, ok, rho, lo, h, dims)
+        grid = (sat_grid, float(rho.max()), lo, h, dims, self._bin_centre, self._bin_radius,
+                self._bin_start, self._bin_count, self._P, S, self._order)
+        self.last_checks = kern.run_chunks(
+            kern.count_best, threads, *grid, held_s, held is not None, out_n, out_sat, out_el,
+            out_held if out_held is not None else no_held)
+        if not (gso or want_pairs):
+            return StepVisibility(out_n, out_el, out_sat, out_held, None)
+        offset = np.zeros(npt + 1, np.int64)
+        np.cumsum(out_n, out=offset[1:])
+        n_pairs = int(offset[-1])
+        p_sat = np.empty(n_pairs, np.int64)
+        p_a, p_b, p_el = np.empty(n_pairs), np.empty(n_pairs), np.empty(n_pairs)
+        kern.run_chunks(kern.fill_pairs, threads, *grid, offset, p_sat, p_a, p_b, p_el)
+        kern.run_chunks(kern.pair_elevations, threads, offset, self._rank, p_sat, p_a, p_b,
+                        p_el, self._P, S)
+        p_point = np.repeat(np.arange(npt, dtype=np.int64), out_n)
+        if gso:
+            keep = self._gso_keep(s, p_point, p_sat)
+            if keep is not None:
+                kern.run_chunks(kern.reduce_pairs, threads, offset, keep, p_sat, p_a, p_b,
+                                held_c, held is not None, self._rank, self._P, S, out_n,
+                                out_sat, out_el, out_held if out_held is not None else no_held)
+                p_point, p_sat, p_el, p_b = p_point[keep], p_sat[keep], p_el[keep], p_b[keep]
+        out_pairs = VisibilityPairs(p_point, p_sat, p_el, np.sqrt(p_b)) if want_pairs else None
+        return StepVisibility(out_n, out_el, out_sat, out_held, out_pairs)
+
+    def _gso_keep(self, s: np.ndarray, point: np.ndarray, sat: np.ndarray) -> np.ndarray | None:
+        """Pairs (caller point order) that survive the GSO exclusion; None when all do.
+
+        The same decision as the NumPy kernel's (`_apply_gso`): `gso._excluded` on the unit
+        line of sight of each pair whose point has an exclusion angle.
+        """
+        lim = self._gso_rad[self._rank[point]]
+        idx = np.flatnonzero(np.isfinite(lim))
+        if idx.size == 0:
+            return None
+        g = self.r_itrs_km[point[idx]]
+        d = s[sat[idx]] - g
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
+        bad = _excluded(g, d, lim[idx])
+        if not bad.any():
+            return None
+        keep = np.ones(point.size, bool)
+        keep[idx[bad]] = False
+        return keep
 
     def _block(
         self,
@@ -519,7 +737,7 @@ class GroundIndex:
         held: np.ndarray | None,
         out: _StepArrays,
         want_pairs: bool,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         """Exact test of points ``[p0, p1)`` (sorted order) against satellites ``sel``."""
         p0, p1, sel, sh_t = block
         sin2_sel = sin2[sel]
@@ -553,7 +771,7 @@ class GroundIndex:
         r, c = np.nonzero(vis)
         u, b2 = A[r, c], B[r, c]
         el = np.degrees(np.arctan2(u, np.sqrt(np.maximum(b2 - u * u, 0.0))))
-        return r + p0, sel[c], el
+        return r + p0, sel[c], el, np.sqrt(b2)
 
     def _apply_gso(self, vis: np.ndarray, p0: int, s: np.ndarray, sel: np.ndarray) -> None:
         r, c = np.nonzero(vis)

@@ -20,15 +20,35 @@ Strategies
 ----------
 A `RoutingStrategy` turns link delays into edge weights and says which gateways may be used:
 `MinimumDelay` (default), `FewestHops` (hop count, delay as tie-break) and
-`AllowedGatewayCountries` (a policy hook wrapping another strategy). Shortest paths use
-``scipy.sparse.csgraph.dijkstra`` from the few needed sources; path details (gateway, laser
-hops) come from the predecessor arrays by a vectorized walk over all users at once.
+`AllowedGatewayCountries` (a policy hook wrapping another strategy).
+
+Shortest paths
+--------------
+Users are routed on trees grown from the few PoPs they need (one per home PoP that is up,
+plus one multi-source tree from every PoP that is up for the fallback), never from each
+user; path details (gateway, laser hops, delay, a hash of the node sequence) come from walking
+each distinct (tree, serving satellite) up to its root. Site-to-site routing searches from
+each source site and stops once every site is settled.
+
+Two backends compute the same paths (``Router(backend=...)``):
+
+``"numba"`` (default when numba imports)
+    `skyfence.network._paths`: a compiled binary-heap Dijkstra on a CSR graph, searches from
+    several roots spread over threads (``threads``; default ``NUMBA_NUM_THREADS``), early exit
+    once the wanted sites are settled, and a compiled walk.
+``"scipy"``
+    The reference: ``scipy.sparse.csgraph.dijkstra`` and a vectorized NumPy walk.
+
+Both update a predecessor only on a strict improvement, so they differ only where two paths
+have exactly equal weights, and the per-path sums are formed in the same order.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -41,6 +61,7 @@ from ..errors import InputError, PolicyError
 from .topology import KIND_ACCESS, KIND_FEEDER, KIND_FIBRE, KIND_LASER, Snapshot
 
 __all__ = [
+    "ROUTING_BACKENDS",
     "STATUS_NO_ROUTE",
     "STATUS_NO_SATELLITE",
     "STATUS_SERVED",
@@ -58,6 +79,48 @@ STATUS_SERVED, STATUS_NO_SATELLITE, STATUS_NO_ROUTE = 0, 1, 2
 
 _FNV_OFFSET = np.uint64(14695981039346656037)
 _FNV_PRIME = np.uint64(1099511628211)
+
+#: Names of the shortest-path backends (`Router` ``backend=``).
+ROUTING_BACKENDS = ("numba", "scipy")
+
+_log = logging.getLogger(__name__)
+_kernels: tuple[ModuleType, ModuleType] | None = None
+_kernels_error: str | None = None
+_fallback_logged = False
+
+
+def _compiled() -> tuple[ModuleType, ModuleType] | None:
+    """``(_paths, coverage._compiled)``, or None when numba does not import (reason kept)."""
+    global _kernels, _kernels_error
+    if _kernels is None and _kernels_error is None:
+        try:
+            from ..coverage import _compiled as threads_mod
+            from . import _paths as paths_mod
+        except Exception as exc:  # numba missing or broken: scipy stays
+            _kernels_error = f"{type(exc).__name__}: {exc}"
+        else:
+            _kernels = (paths_mod, threads_mod)
+    return _kernels
+
+
+def _resolve_backend(backend: str | None) -> str:
+    global _fallback_logged
+    if backend is not None:
+        name = str(backend).strip().lower()
+        if name not in ROUTING_BACKENDS:
+            raise InputError(f"unknown routing backend {backend!r}; choose one of "
+                             f"{', '.join(ROUTING_BACKENDS)}", "backend")
+        if name == "numba" and _compiled() is None:
+            raise InputError(f"the numba routing backend is not available ({_kernels_error}); "
+                             "use backend='scipy' or install numba", "backend")
+        return name
+    if _compiled() is not None:
+        return "numba"
+    if not _fallback_logged:
+        _log.warning("numba is not available (%s); routing with scipy's Dijkstra",
+                     _kernels_error)
+        _fallback_logged = True
+    return "scipy"
 
 
 # --- strategies -----------------------------------------------------------------------------
@@ -240,6 +303,53 @@ def _graph(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, delay_m
     return _Graph(csr, keys[order], delay_ms[order], kind[order], n)
 
 
+# Bucket queue for the compiled Dijkstra when the weights allow it: at most this many buckets
+# span the largest edge weight (else the heap is used).
+_MAX_BUCKET_SLOTS = 1 << 16
+
+
+@dataclass(frozen=True)
+class _CGraph:
+    """A graph for the compiled backend: per-edge arrays and a CSR index by source node.
+
+    ``delta`` > 0: the bucket width of the compiled Dijkstra (just under the smallest weight),
+    with ``n_slots`` buckets; 0: weights allow no buckets (a zero weight, or too wide a range),
+    the binary heap is used.
+    """
+
+    n: int
+    dst: np.ndarray       # (n_edge,) int64
+    weight: np.ndarray    # (n_edge,) strategy weights
+    delay_ms: np.ndarray  # (n_edge,) propagation only
+    indptr: np.ndarray    # (n + 1,)
+    eid: np.ndarray       # edge ids grouped by source node
+    delta: float
+    n_slots: int
+
+    @property
+    def search_args(self) -> tuple:
+        """The graph arguments of the compiled searches."""
+        return self.indptr, self.eid, self.dst, self.weight, self.delta, self.n_slots
+
+
+def _cgraph(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray,
+            delay_ms: np.ndarray) -> _CGraph:
+    kern = _compiled()
+    assert kern is not None
+    src = np.ascontiguousarray(src, np.int64)
+    dst = np.ascontiguousarray(dst, np.int64)
+    w = np.ascontiguousarray(weight, float)
+    indptr, eid = kern[0].csr(n, src, dst)
+    delta, n_slots = 0.0, 1
+    if w.size:
+        w_min, w_max = float(w.min()), float(w.max())
+        if w_min > 0.0 and np.isfinite(w_max) and w_max / w_min < _MAX_BUCKET_SLOTS - 2:
+            delta = w_min * (1.0 - 1e-9)
+            n_slots = int(w_max / delta) + 2
+    return _CGraph(n, dst, w, np.ascontiguousarray(delay_ms, float), indptr, eid, delta,
+                   n_slots)
+
+
 def _walk(g: _Graph, pred: np.ndarray, tree: np.ndarray, start: np.ndarray, n_sat: int,
           gw_lo: int, gw_hi: int, lookup_delay: bool) -> tuple[np.ndarray, ...]:
     """Walk predecessor trees from ``start`` nodes to their roots, all at once.
@@ -298,42 +408,94 @@ class _PopSearch:
     """Shortest-path trees rooted at PoPs for one snapshot and router, computed on demand.
 
     Rows of ``dist``/``pred``: one per home PoP searched, then (once) the multi-source tree of
-    all PoPs that are up (``fallback_src`` holds its source node per node).
+    all PoPs that are up (``fallback_src`` holds its source node per node). With the compiled
+    backend ``pred_edge`` holds the edge each node was reached by (for `walk`).
     """
 
     def __init__(self, router: Router, snap: Snapshot) -> None:
         self.snap = snap
-        self.g = router.pop_graph(snap)
+        self.router = router
+        self.compiled = router.backend == "numba"
+        n = snap.n_nodes
+        if self.compiled:
+            src, dst, delay, kind = router._pop_edges(snap)
+            self.cg = _cgraph(n, src, dst, router._weights(delay, kind), delay)
+        else:
+            self.g = router.pop_graph(snap)
         self.pop0 = snap.n_sat + snap.n_gw
         self.row_of_pop = np.full(snap.n_pop, -1, np.int64)
-        self.dist = np.zeros((0, snap.n_nodes))
-        self.pred = np.zeros((0, snap.n_nodes), np.int32)
+        self.dist = np.zeros((0, n))
+        self.pred = np.zeros((0, n), np.int64 if self.compiled else np.int32)
+        self.pred_edge = np.zeros((0, n), np.int64)
         self.fallback_row = -1
         self.fallback_src = np.zeros(0, np.int64)
 
-    def _append(self, d: np.ndarray, p: np.ndarray) -> int:
+    def _append(self, d: np.ndarray, p: np.ndarray, pe: np.ndarray | None = None) -> int:
         first = self.dist.shape[0]
         self.dist = np.concatenate([self.dist, d])
-        self.pred = np.concatenate([self.pred, p.astype(np.int32)])
+        self.pred = np.concatenate([self.pred, p.astype(self.pred.dtype)])
+        if pe is not None:
+            self.pred_edge = np.concatenate([self.pred_edge, pe])
         return first
 
     def ensure_homes(self, pops: np.ndarray) -> None:
         """Search from each PoP in ``pops`` not searched yet."""
         new = pops[self.row_of_pop[pops] < 0] if pops.size else pops
         if new.size:
-            d, p = dijkstra(self.g.csr, indices=self.pop0 + new, return_predecessors=True)
-            first = self._append(d, p)
+            roots = (self.pop0 + new).astype(np.int64)
+            if self.compiled:
+                paths, threads = _compiled()  # type: ignore[misc]
+                n = self.snap.n_nodes
+                d = np.empty((roots.size, n))
+                p = np.empty((roots.size, n), np.int64)
+                pe = np.empty((roots.size, n), np.int64)
+                cg = self.cg
+                threads.run_chunks(paths.trees, min(self.router.n_threads, roots.size),
+                                   *cg.search_args, roots, d, p, pe)
+                first = self._append(d, p, pe)
+            else:
+                d, p = dijkstra(self.g.csr, indices=roots, return_predecessors=True)
+                first = self._append(d, p)
             self.row_of_pop[new] = first + np.arange(new.size)
 
     def ensure_fallback(self) -> int:
         """Row of the tree grown from every PoP that is up at once."""
         if self.fallback_row < 0:
             up = np.flatnonzero(self.snap.pop_up)
-            d, p, src = dijkstra(self.g.csr, indices=self.pop0 + up, min_only=True,
-                                 return_predecessors=True)
-            self.fallback_row = self._append(d[None, :], p[None, :])
+            roots = (self.pop0 + up).astype(np.int64)
+            if self.compiled:
+                paths, _ = _compiled()  # type: ignore[misc]
+                cg = self.cg
+                n = self.snap.n_nodes
+                d = np.full(n, np.inf)
+                p = np.full(n, -1, np.int64)
+                pe = np.full(n, -1, np.int64)
+                src = np.full(n, -1, np.int64)
+                paths.search(cg.indptr, cg.eid, cg.dst, cg.weight, roots, np.zeros(0, bool), 0,
+                             d, p, pe, src, cg.delta, cg.n_slots,
+                             *paths.buffers(n, cg.dst.size, roots.size, cg.n_slots))
+                self.fallback_row = self._append(d[None, :], p[None, :], pe[None, :])
+            else:
+                d, p, src = dijkstra(self.g.csr, indices=roots, min_only=True,
+                                     return_predecessors=True)
+                self.fallback_row = self._append(d[None, :], p[None, :])
             self.fallback_src = src.astype(np.int64)
         return self.fallback_row
+
+    def walk(self, tree: np.ndarray, start: np.ndarray, lookup_delay: bool
+             ) -> tuple[np.ndarray, ...]:
+        """Per (tree row, start node): delay, laser links, links, gateway node, path hash."""
+        ns, ng = self.snap.n_sat, self.snap.n_gw
+        if not self.compiled:
+            return _walk(self.g, self.pred, tree, start, ns, ns, ns + ng, lookup_delay)
+        paths, _ = _compiled()  # type: ignore[misc]
+        m = start.size
+        out = (np.empty(m), np.empty(m, np.int64), np.empty(m, np.int64),
+               np.empty(m, np.int64), np.empty(m, np.uint64))
+        paths.walk_many(self.pred, self.pred_edge, self.cg.delay_ms,
+                        np.ascontiguousarray(tree, np.int64),
+                        np.ascontiguousarray(start, np.int64), ns, ns, ns + ng, *out)
+        return out
 
 
 @dataclass(frozen=True)
@@ -348,11 +510,19 @@ class Router:
         Processing time added per link traversed, ms, each direction (>= 0).
     pop_fallback : bool
         Route users whose home PoP is down or unreachable to the best other PoP that is up.
+    backend : {"numba", "scipy"}, optional
+        Shortest-path implementation (module docstring): default numba when it imports, else
+        scipy (with a logged notice). Both give the same paths.
+    threads : int, optional
+        Threads for searches from several roots (compiled backend); default
+        ``NUMBA_NUM_THREADS`` (every core), never more.
     """
 
     strategy: RoutingStrategy = MinimumDelay()
     processing_ms_per_hop: float = 0.0
     pop_fallback: bool = True
+    backend: str | None = None
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.processing_ms_per_hop) and self.processing_ms_per_hop >= 0):
@@ -361,6 +531,18 @@ class Router:
         if not isinstance(self.strategy, RoutingStrategy):
             raise InputError("strategy must provide edge_weights() and usable_gateways()",
                              "strategy")
+        if self.threads is not None and (isinstance(self.threads, bool) or not (
+                isinstance(self.threads, int | np.integer) and self.threads >= 1)):
+            raise InputError(f"threads must be an integer >= 1, got {self.threads!r}",
+                             "threads")
+        object.__setattr__(self, "backend", _resolve_backend(self.backend))
+
+    @property
+    def n_threads(self) -> int:
+        """Threads used by the compiled backend."""
+        kern = _compiled()
+        cap = kern[1].max_threads() if kern is not None else 1
+        return cap if self.threads is None else min(int(self.threads), cap)
 
     def _weights(self, delay_ms: np.ndarray, kind: np.ndarray) -> np.ndarray:
         w = np.asarray(self.strategy.edge_weights(delay_ms + self.processing_ms_per_hop, kind),
@@ -375,6 +557,12 @@ class Router:
 
         Edges into a gateway or PoP do not exist, so ground nodes are never transit.
         """
+        src, dst, delay, kind = self._pop_edges(snap)
+        return _graph(snap.n_nodes, src, dst, self._weights(delay, kind), delay, kind)
+
+    def _pop_edges(self, snap: Snapshot
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Edges of `pop_graph`: source and destination nodes, delay (ms), kind."""
         ns, ng = snap.n_sat, snap.n_gw
         usable = snap.gateway_up & np.asarray(
             self.strategy.usable_gateways(snap.gateway_country), bool)
@@ -389,8 +577,7 @@ class Router:
         kind = np.concatenate([np.full(2 * lp.shape[0], KIND_LASER, np.int8),
                                np.full(int(fk.sum()), KIND_FEEDER, np.int8),
                                np.full(int(fo.sum()), KIND_FIBRE, np.int8)])
-        return _graph(snap.n_nodes, src.astype(np.int64), dst.astype(np.int64),
-                      self._weights(delay, kind), delay, kind)
+        return src.astype(np.int64), dst.astype(np.int64), delay, kind
 
     def _search(self, snap: Snapshot) -> _PopSearch:
         """The PoP-rooted searches of ``snap`` for this router (cached on the snapshot)."""
@@ -431,7 +618,7 @@ class Router:
         n_user = sat.size
         acc = np.broadcast_to(np.asarray(access_km, float), (n_user,))
         home = np.broadcast_to(np.asarray(home_pop, np.int64), (n_user,))
-        ns, ng, npop = snap.n_sat, snap.n_gw, snap.n_pop
+        ns, npop = snap.n_sat, snap.n_pop
         if sat.size and (sat.max() >= ns or sat.min() < -1):
             raise InputError(f"serving satellite index out of range [-1, {ns - 1}]",
                              "serving_sat")
@@ -473,8 +660,7 @@ class Router:
             ukey, inv = np.unique(key, return_inverse=True)
             ut, us = ukey // ns, ukey % ns
             exact = _weights_are_delays(self.strategy)
-            dly, nl, nk, gwn, h = _walk(search.g, search.pred, ut, us, ns, ns, ns + ng,
-                                        not exact)
+            dly, nl, nk, gwn, h = search.walk(ut, us, not exact)
             if exact:
                 dly = search.dist[ut, us] - self.processing_ms_per_hop * nk
             ridx = np.flatnonzero(routed)
@@ -539,6 +725,8 @@ class Router:
             raise InputError("candidate arrays must have one shape and valid user indices",
                              "candidates")
         sc = None if score is None else np.asarray(score, float)
+        if self.backend == "numba":
+            return self._choose_compiled(snap, n_user, cu, cs, ck, home, sc, serving, access)
         if np.any(np.diff(cu) < 0) or np.any((np.diff(cu) == 0) & (np.diff(cs) < 0)):
             order = np.lexsort((cs, cu))
             cu, cs, ck = cu[order], cs[order], ck[order]
@@ -565,6 +753,39 @@ class Router:
             val = np.where(no_home & np.isfinite(cost_fb), cost_fb if sc is None else sc, np.inf)
             fb = _segment_argmin(val, starts)
             pick = np.where(pick < 0, fb, pick)
+        got = pick >= 0
+        serving[users[got]] = cs[pick[got]]
+        access[users[got]] = ck[pick[got]]
+        return serving, access
+
+    def _choose_compiled(self, snap: Snapshot, n_user: int, cu: np.ndarray, cs: np.ndarray,
+                         ck: np.ndarray, home: np.ndarray, sc: np.ndarray | None,
+                         serving: np.ndarray, access: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """`choose_serving` with the compiled backend: one pass over the candidates."""
+        paths, _ = _compiled()  # type: ignore[misc]
+        if cs.shape != cu.shape or (sc is not None and sc.shape != cu.shape):
+            raise InputError("candidate arrays must have one shape", "candidates")
+        ordered, starts = paths.segments(cu, cs)
+        if not ordered:
+            order = np.lexsort((cs, cu))
+            cu, cs, ck = cu[order], cs[order], ck[order]
+            sc = None if sc is None else sc[order]
+            _, starts = paths.segments(cu, cs)
+        search = self._search(snap)
+        acc_w = self._weights(ck / SPEED_OF_LIGHT_KM_S * 1e3,
+                              np.full(ck.size, KIND_ACCESS, np.int8))
+        users = cu[starts]
+        homes = np.unique(home[users])
+        homes = homes[snap.pop_up[homes]]
+        search.ensure_homes(homes)
+        pick = np.empty(starts.size, np.int64)
+        score = np.zeros(0) if sc is None else np.ascontiguousarray(sc)
+        paths.pick_home(starts, cu, cs, acc_w, np.ascontiguousarray(home), search.row_of_pop,
+                        search.dist, score, sc is not None, pick)
+        if self.pop_fallback and snap.pop_up.any() and np.any(pick < 0):
+            k = search.ensure_fallback()
+            paths.pick_fallback(starts, cs, acc_w, search.dist[k], score, sc is not None, pick)
         got = pick >= 0
         serving[users[got]] = cs[pick[got]]
         access[users[got]] = ck[pick[got]]
@@ -614,18 +835,40 @@ class Router:
         delay = np.concatenate([snap.laser_ms, snap.laser_ms, acc_ms, acc_ms])
         kind = np.concatenate([np.full(2 * lp.shape[0], KIND_LASER, np.int8),
                                np.full(2 * ls.size, KIND_ACCESS, np.int8)])
-        g = _graph(n, src, dst, self._weights(delay, kind), delay, kind)
+        weight = self._weights(delay, kind)
         targets = ns + n_site + np.arange(n_site)
         n_src = src_sites.size
         hops = np.full((n_src, n_site), -1, np.int64)
-        if not with_hops and _weights_are_delays(self.strategy):
+        exact = _weights_are_delays(self.strategy)
+        if self.backend == "numba":
+            paths, threads = _compiled()  # type: ignore[misc]
+            cg = _cgraph(n, src, dst, weight, delay)
+            is_target = np.zeros(n, bool)
+            is_target[targets] = True
+            dist = np.full((n_src, n_site), np.inf)
+            nl = np.zeros((n_src, n_site), np.int64)
+            nk = np.zeros((n_src, n_site), np.int64)
+            dly = np.zeros((n_src, n_site))
+            roots = (ns + src_sites).astype(np.int64)
+            threads.run_chunks(paths.site_rows, max(1, min(self.n_threads, n_src)),
+                               *cg.search_args, cg.delay_ms, roots, targets, is_target, ns,
+                               with_hops or not exact, dist, nl, nk, dly)
+            reach = np.isfinite(dist)
+            if exact:
+                one_way = np.where(reach, dist, np.nan)
+            else:
+                one_way = np.where(reach, dly + self.processing_ms_per_hop * nk, np.nan)
+            if with_hops:
+                hops = np.where(reach, nl, -1)
+        elif not with_hops and exact:
             # The weights are the one-way delays themselves (processing included).
+            g = _graph(n, src, dst, weight, delay, kind)
             w = dijkstra(g.csr, indices=ns + src_sites)[:, targets]
             one_way = np.where(np.isfinite(w), w, np.nan)
         else:
+            g = _graph(n, src, dst, weight, delay, kind)
             d, p = dijkstra(g.csr, indices=ns + src_sites, return_predecessors=True)
             ri, rj = np.nonzero(np.isfinite(d[:, targets]))
-            exact = _weights_are_delays(self.strategy)
             dly, nl, nk, _, _ = _walk(g, p, ri, targets[rj], ns, 0, 0, not exact)
             one_way = np.full((n_src, n_site), np.nan)
             one_way[ri, rj] = d[ri, targets[rj]] if exact else (

@@ -124,12 +124,20 @@ class Candidates:
 
     @classmethod
     def from_pairs(cls, r_sat_itrs_km: np.ndarray, users: GroundUsers, user: ArrayLike,
-                   sat: ArrayLike, elevation_deg: ArrayLike) -> Candidates:
-        """Pairs from another kernel (e.g. the coverage stage); slant ranges computed (km)."""
+                   sat: ArrayLike, elevation_deg: ArrayLike, range_km: ArrayLike | None = None
+                   ) -> Candidates:
+        """Pairs from another kernel (e.g. the coverage stage); slant ranges (km) as given
+        (``VisibilityPairs.range_km`` of the same points), else computed from the positions."""
         u = np.asarray(user, np.int64)
         s = np.asarray(sat, np.int64)
-        d = np.asarray(r_sat_itrs_km, float)[s] - users.itrs_km[u]
-        rng = np.sqrt(np.einsum("ij,ij->i", d, d))
+        if range_km is not None:
+            rng = np.asarray(range_km, float)
+            if rng.shape != u.shape:
+                raise InputError(f"range_km must have one value per pair ({u.size}), got "
+                                 f"shape {rng.shape}", "range_km")
+        else:
+            d = np.asarray(r_sat_itrs_km, float)[s] - users.itrs_km[u]
+            rng = np.sqrt(np.einsum("ij,ij->i", d, d))
         return cls(u, s, rng, np.asarray(elevation_deg, float))
 
     @classmethod
@@ -394,7 +402,8 @@ def iter_network_from_coverage(
             if pairs is None:
                 raise InputError("choosing the serving satellite needs the coverage pairs; run "
                                  "iter_coverage(..., pairs=True)", "serving")
-            cand = Candidates.from_pairs(r, users, pairs.point, pairs.sat, pairs.elevation_deg)
+            cand = Candidates.from_pairs(r, users, pairs.point, pairs.sat, pairs.elevation_deg,
+                                         getattr(pairs, "range_km", None))
             select = serving
         paths, snap = _route_one_step(r, 0, cand, users, sites, config, router, select, ups)
         yield NetworkStep(t[0], paths, snap)
