@@ -89,7 +89,7 @@ class MovingGround:
         best_el = np.full(n, np.nan)
         best_sat = np.full(n, -1, np.int64)
         held_ok = np.zeros(n, bool) if held is not None else None
-        pp, ps, pe = [], [], []
+        pp, ps, pe, pr = [], [], [], []
         for where, v in parts:
             n_vis[where] = v.n_visible
             best_el[where] = v.best_elevation_deg
@@ -100,11 +100,14 @@ class MovingGround:
                 pp.append(where[v.pairs.point])
                 ps.append(v.pairs.sat)
                 pe.append(v.pairs.elevation_deg)
+                pr.append(v.pairs.range_km)
         out_pairs = None
         if pairs:
             point = np.concatenate(pp) if pp else np.zeros(0, np.int64)
             sat = np.concatenate(ps) if ps else np.zeros(0, np.int64)
             el = np.concatenate(pe) if pe else np.zeros(0)
             order = np.lexsort((sat, point))
-            out_pairs = VisibilityPairs(point[order], sat[order], el[order])
+            rng = (np.concatenate(pr)[order] if pr and all(x is not None for x in pr)
+                   else None)
+            out_pairs = VisibilityPairs(point[order], sat[order], el[order], rng)
         return StepVisibility(n_vis, best_el, best_sat, held_ok, out_pairs)

@@ -201,7 +201,7 @@ class _Acc:
             if pairs is None:  # pragma: no cover - the pipeline asks for pairs on routed steps
                 raise InputError("routed step without visibility pairs", "network")
             cand = Candidates.from_pairs(r, users, pairs.point, pairs.sat,
-                                         pairs.elevation_deg)
+                                         pairs.elevation_deg, pairs.range_km)
             select = st.selector
         served = step.status == 2
         if st.outages:
