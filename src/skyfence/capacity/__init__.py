@@ -8,7 +8,15 @@
 
 from __future__ import annotations
 
-from .allocate import RULES, Allocation, allocate, waterfill_levels, within_cell_limit
+from .allocate import (
+    RULES,
+    Allocation,
+    allocate,
+    balance,
+    satellite_pressure,
+    waterfill_levels,
+    within_cell_limit,
+)
 from .demand import (
     BUSY_HOURS,
     DEFAULT_TAKE_RATE,
@@ -35,6 +43,7 @@ from .supply import (
     LinkBudget,
     SatelliteClass,
     attach_gateways,
+    feeder_pairs,
     gateway_capacity_mbps,
     generation_table,
     satellite_generations,
@@ -62,15 +71,18 @@ __all__ = [
     "SatelliteClass",
     "allocate",
     "attach_gateways",
+    "balance",
     "busy_hour_mbps_per_subscriber",
     "cell_population",
     "diurnal_factor",
+    "feeder_pairs",
     "gateway_capacity_mbps",
     "generation_table",
     "load_demand_file",
     "local_solar_hour",
     "population_grid",
     "satellite_generations",
+    "satellite_pressure",
     "spectral_efficiency",
     "waterfill_levels",
     "within_cell_limit",

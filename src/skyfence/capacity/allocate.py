@@ -36,7 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["RULES", "Allocation", "allocate", "waterfill_levels", "within_cell_limit"]
+__all__ = ["RULES", "Allocation", "allocate", "balance", "satellite_pressure", "waterfill_levels",
+           "within_cell_limit"]
 
 #: Allocation rules.
 RULES = ("max-min", "proportional")
@@ -189,3 +190,105 @@ def allocate(demand_mbps: np.ndarray, beam_mbps: np.ndarray, units: np.ndarray,
     headroom[act] = np.maximum(np.minimum(np.minimum(beam_left, air_left),
                                           np.minimum(thr_left, gw_left)), 0.0)
     return Allocation(carried, headroom, sat_carried, sat_air, sat_sat, gw_carried, gw_sat)
+
+
+def satellite_pressure(demand_mbps: np.ndarray, beam_mbps: np.ndarray, units: np.ndarray,
+                       sat: np.ndarray, n_sat: int, sat_capacity_mbps: np.ndarray,
+                       sat_beams: np.ndarray, sat_cell_limit: np.ndarray,
+                       has_gateway: np.ndarray) -> np.ndarray:
+    """Load of each satellite over what it can give if every cell got its cap: the largest of
+    beams needed / beams, Mbps / capacity and service cells / cell limit (``inf`` for a loaded
+    satellite without a gateway). Cells with ``sat < 0`` are not counted."""
+    on = sat >= 0
+    s = sat[on]
+    r = beam_mbps[on]
+    cap = np.minimum(demand_mbps[on], units[on] * r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        air = np.bincount(s, weights=np.where(r > 0, cap / np.where(r > 0, r, 1.0), 0.0),
+                          minlength=n_sat) / sat_beams
+        thr = np.bincount(s, weights=cap, minlength=n_sat) / np.where(
+            sat_capacity_mbps > 0, sat_capacity_mbps, np.nan)
+        cnt = np.bincount(s, weights=units[on], minlength=n_sat) / sat_cell_limit
+    thr = np.where(np.isnan(thr), np.where(np.bincount(s, weights=cap, minlength=n_sat) > 0,
+                                           np.inf, 0.0), thr)
+    p = np.maximum(np.maximum(air, thr), cnt)
+    return np.where(has_gateway | (p == 0), p, np.inf)
+
+
+def balance(demand_mbps: np.ndarray, units: np.ndarray, sat: np.ndarray, beam_mbps: np.ndarray,
+            movable: np.ndarray, cand_cell: np.ndarray, cand_sat: np.ndarray,
+            cand_beam_mbps: np.ndarray, sat_capacity_mbps: np.ndarray, sat_beams: np.ndarray,
+            sat_cell_limit: np.ndarray, has_gateway: np.ndarray, rounds: int = 4,
+            priority: np.ndarray | None = None, cand_priority: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A load-aware scheduler: move cells off overloaded satellites to other satellites they
+    see, vectorised over cells, a few rounds.
+
+    In each round every movable cell on a satellite whose `satellite_pressure` exceeds 1
+    (or whose link carries nothing: no MODCOD at that elevation) proposes its candidate
+    satellite (``cand_*``: pairs with the beam rate there) with the lowest pressure after the
+    move; a proposal is kept when that pressure stays below the pressure of the cell's current
+    satellite, taking the proposals to the same satellite in order of their resulting
+    pressure (cumulatively), so no satellite is overfilled by simultaneous moves.
+    Deterministic (ties by satellite index).
+
+    Returns the new satellite, beam rate and ``priority`` (carried along from
+    ``cand_priority``, e.g. the elevation) of every cell.
+    """
+    sat = np.asarray(sat, np.int64).copy()
+    rate = np.asarray(beam_mbps, float).copy()
+    prio = (np.zeros(sat.size) if priority is None else np.asarray(priority, float)).copy()
+    c_prio = (np.zeros(cand_cell.size) if cand_priority is None
+              else np.asarray(cand_priority, float))
+    n_sat = sat_beams.size
+    d = np.asarray(demand_mbps, float)
+    u = np.asarray(units, float)
+    for _ in range(rounds):
+        p = satellite_pressure(d, rate, u, sat, n_sat, sat_capacity_mbps, sat_beams,
+                               sat_cell_limit, has_gateway)
+        # A cell's own pressure: its satellite's, or inf where its link carries nothing.
+        p_cell = np.where(rate > 0, p[np.maximum(sat, 0)], np.inf)
+        src = sat[cand_cell]
+        over = movable[cand_cell] & (src >= 0) & (p_cell[cand_cell] > 1.0) \
+            & (cand_sat != src) & (cand_beam_mbps > 0) & has_gateway[cand_sat]
+        if not over.any():
+            break
+        ci, cs, cr, cp = (cand_cell[over], cand_sat[over], cand_beam_mbps[over],
+                          c_prio[over])
+        cap = np.minimum(d[ci], u[ci] * cr)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            delta = np.maximum(np.maximum(cap / cr / sat_beams[cs],
+                                          np.where(sat_capacity_mbps[cs] > 0,
+                                                   cap / sat_capacity_mbps[cs], np.inf)),
+                               u[ci] / sat_cell_limit[cs])
+        new = p[cs] + delta
+        # Best candidate per cell (lowest resulting pressure, then lowest satellite index).
+        order = np.lexsort((cs, new, ci))
+        ci, cs, cr, cp, new, delta = (a[order] for a in (ci, cs, cr, cp, new, delta))
+        first = np.r_[True, ci[1:] != ci[:-1]]
+        ci, cs, cr, cp, new, delta = (a[first] for a in (ci, cs, cr, cp, new, delta))
+        p_src = p_cell[ci]
+        keep = new < p_src
+        ci, cs, cr, cp, new, delta, p_src = (a[keep] for a in (ci, cs, cr, cp, new, delta,
+                                                                p_src))
+        if ci.size == 0:
+            break
+        # Per destination, in order of resulting pressure: cumulative pressure stays below
+        # each mover's source pressure.
+        order = np.lexsort((ci, new, cs))
+        ci, cs, cr, cp, delta, p_src = (a[order] for a in (ci, cs, cr, cp, delta, p_src))
+        cum = np.cumsum(delta)
+        start = np.searchsorted(cs, cs, side="left")
+        before = np.where(start > 0, cum[np.maximum(start - 1, 0)], 0.0)
+        ok = p[cs] + (cum - before) < p_src
+        # Stop at the first refusal of each destination (keep a prefix).
+        bad_rank = np.where(~ok, np.arange(ok.size), ok.size)
+        first_bad = np.full(n_sat, ok.size)
+        np.minimum.at(first_bad, cs, bad_rank)
+        ok &= np.arange(ok.size) < first_bad[cs]
+        if not ok.any():
+            break
+        sat[ci[ok]] = cs[ok]
+        rate[ci[ok]] = cr[ok]
+        prio[ci[ok]] = cp[ok]
+    return sat, rate, prio

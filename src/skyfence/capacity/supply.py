@@ -39,8 +39,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..coverage import gso_excluded
 from ..errors import InputError
-from ..network import Sites, feeder_links
+from ..network import Sites, visible_pairs
 from ..orbits import Constellation
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "LinkBudget",
     "SatelliteClass",
     "attach_gateways",
+    "feeder_pairs",
     "gateway_capacity_mbps",
     "generation_table",
     "satellite_generations",
@@ -218,19 +220,65 @@ def gateway_capacity_mbps(sites: Sites, *, default_antennas: int = DEFAULT_GATEW
     return fixed, antennas, antennas * feeder_gbps_per_antenna * 1000.0
 
 
+def feeder_pairs(r_sat_itrs_km: np.ndarray, sites: Sites,
+                 gateway_up: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray,
+                                                                np.ndarray]:
+    """Satellite -> gateway feeder links at one step: ``sat_idx, gw_idx, elevation_deg``.
+
+    The same links as `skyfence.network.feeder_links` (elevation mask, the gateway's GSO-arc
+    exclusion, at most ``n_antennas`` satellites per gateway, the highest first), with the
+    GSO test run only on the pairs that can still make a gateway's antenna list (the test
+    costs far more than the rest; the antennas keep the list short).
+    """
+    gws = sites.gateways
+    lat, lon = sites.gateway_lat_lon_deg
+    alt = np.array([g.alt_km for g in gws])
+    masks = np.array([g.min_elevation_deg for g in gws])
+    gi, si, el, _rng = visible_pairs(lat, lon, alt, r_sat_itrs_km, masks)
+    if gateway_up is not None:
+        up = np.asarray(gateway_up, bool)
+        keep = up[gi]
+        gi, si, el = gi[keep], si[keep], el[keep]
+    if gi.size == 0:
+        return si, gi, el
+    order = np.lexsort((-el, gi))
+    gi, si, el = gi[order], si[order], el[order]
+    big = np.iinfo(np.int64).max
+    cap = np.array([g.n_antennas if g.n_antennas is not None else big for g in gws], np.int64)
+    excl = np.array([g.gso_exclusion_deg for g in gws])
+    r = np.asarray(r_sat_itrs_km, float)
+    out = np.zeros(gi.size, bool)       # excluded by the GSO arc
+    checked = excl[gi] <= 0.0
+    while True:
+        alive = ~out
+        # Rank among the pairs not excluded, per gateway (pairs are sorted by gw, -elevation).
+        csum = np.cumsum(alive)
+        start = np.searchsorted(gi, gi, side="left")
+        before = np.where(start > 0, csum[np.maximum(start - 1, 0)], 0)
+        rank = csum - before - 1
+        top = alive & (rank < cap[gi])
+        todo = np.flatnonzero(top & ~checked)
+        if todo.size == 0:
+            break
+        out[todo] = gso_excluded(sites.gateway_itrs_km[gi[todo]], r[si[todo]],
+                                 excl[gi[todo]])
+        checked[todo] = True
+    return si[top], gi[top], el[top]
+
+
 def attach_gateways(r_sat_itrs_km: np.ndarray, sites: Sites, *, gateway_up: np.ndarray | None,
                     lasers: bool, needed: np.ndarray | None = None) -> np.ndarray:
     """The gateway (index) carrying each satellite's traffic at one step, -1 for none.
 
-    A satellite with a feeder link (mask, GSO arc, antennas: `skyfence.network.feeder_links`)
-    lands at its highest-elevation gateway; with ``lasers``, a satellite without one relays to
-    the nearest satellite that has one and lands at that satellite's gateway. ``needed``
-    (bool per satellite) limits the relay search to those satellites.
+    A satellite with a feeder link (`feeder_pairs`: mask, GSO arc, antennas) lands at its
+    highest-elevation gateway; with ``lasers``, a satellite without one relays to the nearest
+    satellite that has one and lands at that satellite's gateway. ``needed`` (bool per
+    satellite) limits the relay search to those satellites.
     """
     r = np.asarray(r_sat_itrs_km, float)
     n = r.shape[0]
     out = np.full(n, -1, np.int64)
-    si, gi, el, _rng = feeder_links(r, sites, gateway_up=gateway_up, antenna_limit=True)
+    si, gi, el = feeder_pairs(r, sites, gateway_up)
     if si.size:
         order = np.lexsort((-el, si))
         si, gi = si[order], gi[order]

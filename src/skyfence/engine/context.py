@@ -425,7 +425,8 @@ def prepare(
     phase : callable(str), optional
         Called with the name of each phase as it starts (for progress display).
     stage_names : sequence of str, optional
-        Stages to run (default: coverage, policy, and network when ``network.enabled``).
+        Stages to run (default: coverage, policy, network when ``network.enabled``, capacity
+        when ``capacity.enabled``).
     """
     clock = PhaseClock()
     budget = scenario.run.memory_budget_gib * 2**30
@@ -466,7 +467,8 @@ def prepare(
         index=index, strategy=_strategy(scenario), timings=clock,
     )
     names = list(stage_names) if stage_names is not None else (
-        ["coverage", "policy"] + (["network"] if scenario.network.enabled else []))
+        ["coverage", "policy"] + (["network"] if scenario.network.enabled else [])
+        + (["capacity"] if scenario.capacity.enabled else []))
     say("preparing stages")
     with clock.timed("stages"):
         ctx.stages = make_stages(ctx, names)
