@@ -46,6 +46,7 @@ from pathlib import Path
 import h3
 import numpy as np
 import pandas as pd
+from h3.api import basic_int as h3i
 
 from ..errors import InputError
 from ..ground import (
@@ -519,7 +520,7 @@ class DemandModel:
                 subs[sel] = cell_population(c[sel], grid, rates)
             else:
                 # Finer than the land grid: the parent's people spread by area.
-                parents = np.array([h3.cell_to_parent(int(x), base) for x in c[sel]],
+                parents = np.array([h3i.cell_to_parent(int(x), base) for x in c[sel]],
                                    dtype=np.uint64)
                 share = cell_areas_km2(c[sel]) / cell_areas_km2(parents)
                 people[sel] = cell_population(parents, grid) * share
@@ -577,11 +578,11 @@ def _file_to_cells(f: DemandFile, cells: np.ndarray, res: np.ndarray
     target = np.full(rows, -1, np.int64)
     resolutions = sorted({int(r) for r in np.unique(res)}, reverse=True)
     if f.cells is not None:
-        f_res = np.array([h3.get_resolution(int(x)) for x in f.cells])
+        f_res = np.array([h3i.get_resolution(int(x)) for x in f.cells])
         for r in resolutions:
             todo = np.flatnonzero((target < 0) & (f_res >= r))
             if todo.size:
-                parents = np.array([h3.cell_to_parent(int(x), r) for x in f.cells[todo]],
+                parents = np.array([h3i.cell_to_parent(int(x), r) for x in f.cells[todo]],
                                    dtype=np.uint64)
                 target[todo] = find(parents)
         # Coarser file cells: split over the scenario cells inside them, by area.
@@ -592,7 +593,7 @@ def _file_to_cells(f: DemandFile, cells: np.ndarray, res: np.ndarray
             fine = np.flatnonzero(res > fr)
             if fine.size == 0:
                 continue
-            par = np.array([h3.cell_to_parent(int(x), fr) for x in cells[fine]], np.uint64)
+            par = np.array([h3i.cell_to_parent(int(x), fr) for x in cells[fine]], np.uint64)
             inside = fine[par == f.cells[i]]
             if inside.size == 0:
                 continue

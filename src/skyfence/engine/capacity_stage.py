@@ -17,7 +17,14 @@ What-ifs run beside the scenario in the same steps: a second service mask (``wha
 ``whatif_off`` regions switched on / off, or a second policy ``whatif_policy``) and, with
 ``network.outages``, every gateway up (the scenario's case keeps its outages, as the network
 stage does). The same satellites, demand and rule, so differences come from the policy or the
-outage alone.
+outage alone. In the service what-if, cells served in both cases keep their satellites and
+beams and are capped at their scenario allocation; the newly served cells are balanced onto
+the capacity left and share it under the rule with the others: the allocation is max-min fair
+(or pro rata) among all cells subject to nobody already served gaining, so switching a
+territory on shows what its users would get and what the others lose, and never raises
+anyone else (max-min fairness alone is not population-monotone with mixed link rates: a
+satellite spending beams on new low-elevation cells sends less through its gateway, which
+another satellite's cells could otherwise use).
 
 Sums are kept in whole kbps (int64), so partials merge exactly and associatively in any
 chunking; maxima merge exactly; per-step region series concatenate.
@@ -117,6 +124,7 @@ class StepAllocations:
     beam_mbps : float64 (n_cell,) one beam's rate on the cell from its serving satellite
     cases : allocation per case name (``scenario``, ``whatif``, ``all_up``)
     served : bool mask per case
+    satellite : cell -> satellite per case (-1 where the cell is not served)
     gateway : satellite -> gateway per case
     """
 
@@ -124,6 +132,7 @@ class StepAllocations:
     beam_mbps: np.ndarray
     cases: dict[str, Allocation]
     served: dict[str, np.ndarray]
+    satellite: dict[str, np.ndarray]
     gateway: dict[str, np.ndarray]
 
 
@@ -485,39 +494,52 @@ class CapacityStage:
             return s2, r2, e2
 
         def run(mask: np.ndarray, gw_of_sat: np.ndarray, s: np.ndarray, rate: np.ndarray,
-                elev: np.ndarray) -> Allocation:
+                elev: np.ndarray, first: np.ndarray | None = None,
+                demand: np.ndarray | None = None) -> Allocation:
             active = mask & cand & (s >= 0) & (rate > 0)
             lit = np.zeros(n, bool)
             idx = np.flatnonzero(active)
-            lit[idx] = within_cell_limit(s[idx], self.units[idx], elev[idx],
+            # Beams go to the highest cells first; ``first`` (cells already served) before
+            # any other.
+            prio = elev if first is None else elev + np.where(first, 1000.0, 0.0)
+            lit[idx] = within_cell_limit(s[idx], self.units[idx], prio[idx],
                                          self.sat_cell_limit)
             # Served cells that are not lit keep their satellite and no rate: carried 0.
             s_case = np.where(mask & cand, s, -1)
-            return allocate(d, np.where(lit, rate, 0.0), self.units, s_case, gw_of_sat,
+            sats.append(s_case)
+            return allocate(d if demand is None else demand, np.where(lit, rate, 0.0),
+                            self.units, s_case, gw_of_sat,
                             self.sat_capacity_mbps, self.sat_beams, self.gw_capacity_mbps,
                             self.rule)
 
         cases: dict[str, Allocation] = {}
+        sats: list[np.ndarray] = []
+        satellite: dict[str, np.ndarray] = {}
         served: dict[str, np.ndarray] = {"scenario": masks["scenario"]}
         gateways = {"scenario": gw}
         ms = masks["scenario"]
         a_sat, a_rate, a_elev = assign(ms, gw, sat0, rate0, elev0, np.ones(n, bool))
         cases["scenario"] = run(ms, gw, a_sat, a_rate, a_elev)
+        satellite["scenario"] = sats[-1]
         if "whatif" in masks:
             mw = masks["whatif"]
             served["whatif"] = mw
             gateways["whatif"] = gw
             if np.array_equal(mw, ms):
                 cases["whatif"] = cases["scenario"]
+                satellite["whatif"] = satellite["scenario"]
             else:
-                # Cells served in both keep the scenario's satellites; the what-if's new cells
-                # are placed where capacity is left.
+                # Cells served in both keep the scenario's satellites and beams and never get
+                # more than in the scenario (switching a territory on hands capacity from the
+                # others to it, never to them); the new cells go where capacity is left.
                 both = mw & ms
                 w_sat = np.where(both, a_sat, sat0)
                 w_rate = np.where(both, a_rate, rate0)
                 w_elev = np.where(both, a_elev, elev0)
                 b_sat, b_rate, b_elev = assign(mw, gw, w_sat, w_rate, w_elev, mw & ~ms)
-                cases["whatif"] = run(mw, gw, b_sat, b_rate, b_elev)
+                d_w = np.where(both, np.minimum(d, cases["scenario"].carried), d)
+                cases["whatif"] = run(mw, gw, b_sat, b_rate, b_elev, first=both, demand=d_w)
+                satellite["whatif"] = sats[-1]
         if self.outages:
             served["all_up"] = ms
             gateways["all_up"] = gw_all
@@ -525,10 +547,12 @@ class CapacityStage:
                 u_sat, u_rate, u_elev = assign(ms, gw_all, sat0, rate0, elev0,
                                                np.ones(n, bool))
                 cases["all_up"] = run(ms, gw_all, u_sat, u_rate, u_elev)
+                satellite["all_up"] = sats[-1]
             else:
                 cases["all_up"] = cases["scenario"]
+                satellite["all_up"] = satellite["scenario"]
         return StepAllocations(offered_mbps=d, beam_mbps=rate0, cases=cases, served=served,
-                               gateway=gateways)
+                               satellite=satellite, gateway=gateways)
 
     def start(self, ctx: RunContext, t_utc: np.ndarray) -> _Acc:
         return _Acc(self, ctx, t_utc)
