@@ -12,6 +12,7 @@ import pytest
 
 from skyfence.capacity import (
     DVB_S2_MODCODS,
+    MAX_CITY_DENSITY_PER_KM2,
     RESIDENTIAL_PROFILE,
     DemandModel,
     LinkBudget,
@@ -65,8 +66,13 @@ def test_cities_sit_in_their_cells_and_the_rest_is_spread_by_area(geonames) -> N
     grid = population_grid(5, "deu")
     kyiv = max((c for c in cities.values() if c["countrycode"] == "UA"),
                key=lambda c: c["population"])
-    cell = np.uint64(h3.str_to_int(h3.latlng_to_cell(kyiv["latitude"], kyiv["longitude"], 5)))
-    assert cell_population(np.array([cell]), grid)[0] >= kyiv["population"]
+    centre = h3.latlng_to_cell(kyiv["latitude"], kyiv["longitude"], 5)
+    # 2.9 M people are more than 4,000 per km² on one ~253 km² cell: the city fills the
+    # disk of radius 1 around it (7 cells), which holds at least its people.
+    disk = np.array([h3.str_to_int(c) for c in h3.grid_disk(centre, 1)], np.uint64)
+    people = cell_population(disk, grid)
+    assert people.sum() >= kyiv["population"]
+    assert people.max() < kyiv["population"] / 3
     # Japan: GeoNames cities add up to more than the country; at least 10 % stays rural.
     jp = grid.countries.index("JP")
     land = land_cell_set(5, edition="deu")
@@ -80,8 +86,16 @@ def test_cities_sit_in_their_cells_and_the_rest_is_spread_by_area(geonames) -> N
     # Poland's remaining land cells have the same people per km² (to one person).
     pl = grid.countries.index("PL")
     pl_land = land.cells[np.asarray(land.region_names)[land.region_code] == "Poland"]
-    pl_city = {h3.str_to_int(h3.latlng_to_cell(c["latitude"], c["longitude"], 5))
-               for c in cities.values() if c["countrycode"] == "PL"}
+    pl_city: set[int] = set()
+    for c in cities.values():
+        if c["countrycode"] != "PL":
+            continue
+        centre = h3.latlng_to_cell(c["latitude"], c["longitude"], 5)
+        need = np.ceil(c["population"] / (MAX_CITY_DENSITY_PER_KM2 * 252.9038581819449))
+        k = 0
+        while 1 + 3 * k * (k + 1) < need:
+            k += 1
+        pl_city |= {h3.str_to_int(x) for x in h3.grid_disk(centre, k)}
     rest = np.array([c for c in pl_land if int(c) not in pl_city], np.uint64)
     rows = grid.country == pl
     sel = np.isin(grid.cells, rest) & rows

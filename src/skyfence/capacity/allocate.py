@@ -110,7 +110,8 @@ class Allocation:
 
     carried : float64 (n_cell,) Mbps (0 for inactive cells)
     headroom : float64 (n_cell,) Mbps a single extra saturating user of the cell could add
-        while everybody else keeps their rate (NaN for inactive cells)
+        while everybody else keeps their rate: the rest of its service cell's beam, capped by
+        the satellite's spare beams and capacity and the gateway's (NaN for inactive cells)
     sat_carried, sat_airtime : float64 (n_sat,) Mbps and beams in use
     sat_saturated : bool (n_sat,) one of the satellite's constraints binds
     gw_carried : float64 (n_gw,) Mbps
@@ -182,8 +183,11 @@ def allocate(demand_mbps: np.ndarray, beam_mbps: np.ndarray, units: np.ndarray,
     np.logical_or.at(sat_sat, s, cap > l_sat[s] * w + 1e-9 * np.maximum(cap, 1.0))
     gw_sat = np.zeros(n_gw, bool)
     np.logical_or.at(gw_sat, g, cap1 > l_gw[g] * w + 1e-9 * np.maximum(cap1, 1.0))
-    # Headroom: what one more saturating flow in the cell could add, others unchanged.
-    beam_left = np.asarray(units, float)[act] * rc - x
+    # Headroom: what one more saturating user in the cell could add, others unchanged. The
+    # user sits in one service cell under one beam; a coarser cell's traffic is spread evenly
+    # over its service cells.
+    uc = np.asarray(units, float)[act]
+    beam_left = rc - x / uc
     air_left = (np.asarray(sat_beams, float) - sat_air)[s] * rc
     thr_left = (np.asarray(sat_capacity_mbps, float) - sat_carried)[s]
     gw_left = (np.asarray(gw_capacity_mbps, float) - gw_carried)[g]

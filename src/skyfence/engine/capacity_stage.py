@@ -67,8 +67,11 @@ from .protocol import StepData
 if TYPE_CHECKING:
     from .context import RunContext
 
-__all__ = ["SOLD_OUT_SATISFACTION", "CapacityPart", "CapacityStage", "StepAllocations"]
+__all__ = ["CANDIDATES_PER_CELL", "SOLD_OUT_SATISFACTION", "CapacityPart", "CapacityStage",
+           "StepAllocations"]
 
+#: Satellites a cell may move to when balancing: its highest ones in view.
+CANDIDATES_PER_CELL = 8
 #: A served cell is sold out at a step when it carries less than this share of its offered
 #: traffic.
 SOLD_OUT_SATISFACTION = 0.99
@@ -404,9 +407,10 @@ class CapacityStage:
 
     def _candidates(self, ctx: RunContext, r_sat: np.ndarray, cells: np.ndarray
                     ) -> tuple[np.ndarray, ...]:
-        """Every usable (cell, satellite) pair of ``cells`` at this step (elevation >= the
-        satellite's mask, GSO arc clear when the scenario asks): cell, satellite, elevation,
-        beam rate."""
+        """The usable satellites of ``cells`` a cell may move to: among its
+        ``2 x CANDIDATES_PER_CELL`` nearest satellites, those at or above their elevation mask
+        (GSO arc clear when the scenario asks), the ``CANDIDATES_PER_CELL`` highest. Returns
+        cell, satellite, elevation (deg), beam rate (Mbps) per pair."""
         empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
         ok = np.flatnonzero(np.isfinite(r_sat).all(axis=1))
         if cells.size == 0 or ok.size == 0:
@@ -417,16 +421,23 @@ class CapacityStage:
         rg = np.linalg.norm(rc, axis=1).min()
         e = np.radians(max(float(np.min(ctx.masks_deg)) - 0.25, 0.0))
         radius = float(np.sqrt(rs**2 - (rg * np.cos(e)) ** 2) - rg * np.sin(e)) + 5.0
-        coo = cKDTree(rc).sparse_distance_matrix(cKDTree(r_sat[ok]), radius,
-                                                 output_type="coo_matrix")
-        ci = cells[coo.row.astype(np.int64)]
-        si = ok[coo.col.astype(np.int64)]
+        k = min(2 * CANDIDATES_PER_CELL, ok.size)
+        _d, j = cKDTree(r_sat[ok]).query(rc, k=k, distance_upper_bound=radius)
+        j = np.asarray(j).reshape(cells.size, k)
+        found = j < ok.size
+        ci = np.repeat(cells, k)[found.ravel()]
+        si = ok[j[found]]
         el, rate = self._geometry(ctx, r_sat, ci, si)
         keep = el >= ctx.masks_deg[si]
         if ctx.scenario.constellation.gso_exclusion and keep.any():
-            k = np.flatnonzero(keep)
-            keep[k] = ~gso_excluded(g.r_itrs_km[ci[k]], r_sat[si[k]], GSO_EXCLUSION_USER_DEG)
-        return ci[keep], si[keep], el[keep], rate[keep]
+            kk = np.flatnonzero(keep)
+            keep[kk] = ~gso_excluded(g.r_itrs_km[ci[kk]], r_sat[si[kk]], GSO_EXCLUSION_USER_DEG)
+        ci, si, el, rate = ci[keep], si[keep], el[keep], rate[keep]
+        order = np.lexsort((si, -el, ci))
+        ci, si, el, rate = ci[order], si[order], el[order], rate[order]
+        start = np.searchsorted(ci, ci, side="left")
+        top = (np.arange(ci.size) - start) < CANDIDATES_PER_CELL
+        return ci[top], si[top], el[top], rate[top]
 
     def step_allocations(self, ctx: RunContext, step: StepData) -> StepAllocations:
         """Offered traffic, assignment and allocation of every case at ``step``."""
@@ -463,12 +474,13 @@ class CapacityStage:
                              needed=needed)
         gw_all = (attach_gateways(r_sat, self.sites, gateway_up=None, lasers=self.lasers,
                                   needed=needed) if down else gw)
-        pairs: tuple[np.ndarray, ...] | None = None
+        # Candidate satellites, computed once per step for the cells that need them.
+        pairs: list[tuple[np.ndarray, ...]] = []
+        have = np.zeros(n, bool)
 
         def assign(mask: np.ndarray, gw_of_sat: np.ndarray, sat: np.ndarray,
                    rate: np.ndarray, elev: np.ndarray, movable: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            nonlocal pairs
             active = mask & cand
             s = np.where(active, sat, -1)
             if not balanced or not (movable & active).any():
@@ -481,12 +493,14 @@ class CapacityStage:
             need = np.flatnonzero(movable & active & (p_cell > 1.0))
             if need.size == 0:
                 return s, rate, elev
-            if pairs is None:
-                # Candidates of every cell that may need to move in any case, once per step.
-                cells = np.flatnonzero(cand)
-                pairs = self._candidates(ctx, r_sat, cells)
-            ci, si, el, rt = pairs
-            pick = (movable & active)[ci]
+            # Cells that may move: those on overloaded satellites (and, for the other
+            # rounds, nothing new: a destination never ends above its movers' source).
+            new_cells = need[~have[need]]
+            if new_cells.size:
+                pairs.append(self._candidates(ctx, r_sat, new_cells))
+                have[new_cells] = True
+            ci, si, el, rt = (np.concatenate([p_[k] for p_ in pairs]) for k in range(4))
+            pick = (movable & active)[ci] & np.isin(ci, need)
             s2, r2, e2 = balance(d, self.units, s, rate, movable & active, ci[pick], si[pick],
                                  rt[pick], self.sat_capacity_mbps, self.sat_beams,
                                  self.sat_cell_limit, has_gw, priority=elev,
