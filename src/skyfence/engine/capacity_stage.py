@@ -405,24 +405,23 @@ class CapacityStage:
                                           / np.maximum(rng, 1e-9), -1.0, 1.0)))
         return el, self.link.beam_mbps(el, rng)
 
-    def _candidates(self, ctx: RunContext, r_sat: np.ndarray, cells: np.ndarray
+    def _candidates(self, ctx: RunContext, r_sat: np.ndarray, cells: np.ndarray,
+                    tree: tuple[cKDTree, np.ndarray, float] | None = None
                     ) -> tuple[np.ndarray, ...]:
         """The usable satellites of ``cells`` a cell may move to: among its
-        ``2 x CANDIDATES_PER_CELL`` nearest satellites, those at or above their elevation mask
+        ``1.5 x CANDIDATES_PER_CELL`` nearest satellites, those at or above their elevation mask
         (GSO arc clear when the scenario asks), the ``CANDIDATES_PER_CELL`` highest. Returns
         cell, satellite, elevation (deg), beam rate (Mbps) per pair."""
         empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
-        ok = np.flatnonzero(np.isfinite(r_sat).all(axis=1))
+        if tree is None:
+            tree = self.satellite_tree(ctx, r_sat)
+        sat_tree, ok, radius = tree
         if cells.size == 0 or ok.size == 0:
             return empty
         g = ctx.ground
         rc = g.r_itrs_km[cells]
-        rs = np.linalg.norm(r_sat[ok], axis=1).max()
-        rg = np.linalg.norm(rc, axis=1).min()
-        e = np.radians(max(float(np.min(ctx.masks_deg)) - 0.25, 0.0))
-        radius = float(np.sqrt(rs**2 - (rg * np.cos(e)) ** 2) - rg * np.sin(e)) + 5.0
-        k = min(2 * CANDIDATES_PER_CELL, ok.size)
-        _d, j = cKDTree(r_sat[ok]).query(rc, k=k, distance_upper_bound=radius)
+        k = min(CANDIDATES_PER_CELL + CANDIDATES_PER_CELL // 2, ok.size)
+        _d, j = sat_tree.query(rc, k=k, distance_upper_bound=radius)
         j = np.asarray(j).reshape(cells.size, k)
         found = j < ok.size
         ci = np.repeat(cells, k)[found.ravel()]
@@ -438,6 +437,20 @@ class CapacityStage:
         start = np.searchsorted(ci, ci, side="left")
         top = (np.arange(ci.size) - start) < CANDIDATES_PER_CELL
         return ci[top], si[top], el[top], rate[top]
+
+    @staticmethod
+    def satellite_tree(ctx: RunContext, r_sat: np.ndarray) -> tuple[cKDTree, np.ndarray, float]:
+        """A k-d tree of the step's satellites (rows with positions), their indices, and a
+        range (km) no usable link exceeds (lowest mask, highest satellite, spherical bound with
+        a margin for the ellipsoid)."""
+        ok = np.flatnonzero(np.isfinite(r_sat).all(axis=1))
+        if ok.size == 0:
+            return cKDTree(np.zeros((1, 3))), ok, 0.0
+        rs = float(np.linalg.norm(r_sat[ok], axis=1).max())
+        rg = 6356.0  # polar radius: the lowest ground point
+        e = np.radians(max(float(np.min(ctx.masks_deg)) - 0.25, 0.0))
+        radius = float(np.sqrt(rs**2 - (rg * np.cos(e)) ** 2) - rg * np.sin(e)) + 5.0
+        return cKDTree(r_sat[ok]), ok, radius
 
     def step_allocations(self, ctx: RunContext, step: StepData) -> StepAllocations:
         """Offered traffic, assignment and allocation of every case at ``step``."""
@@ -477,6 +490,7 @@ class CapacityStage:
         # Candidate satellites, computed once per step for the cells that need them.
         pairs: list[tuple[np.ndarray, ...]] = []
         have = np.zeros(n, bool)
+        trees: list[tuple[cKDTree, np.ndarray, float]] = []
 
         def assign(mask: np.ndarray, gw_of_sat: np.ndarray, sat: np.ndarray,
                    rate: np.ndarray, elev: np.ndarray, movable: np.ndarray
@@ -497,7 +511,9 @@ class CapacityStage:
             # rounds, nothing new: a destination never ends above its movers' source).
             new_cells = need[~have[need]]
             if new_cells.size:
-                pairs.append(self._candidates(ctx, r_sat, new_cells))
+                if not trees:
+                    trees.append(self.satellite_tree(ctx, r_sat))
+                pairs.append(self._candidates(ctx, r_sat, new_cells, trees[0]))
                 have[new_cells] = True
             ci, si, el, rt = (np.concatenate([p_[k] for p_ in pairs]) for k in range(4))
             pick = (movable & active)[ci] & np.isin(ci, need)
