@@ -282,3 +282,22 @@ def test_demand_file_in_a_run(tmp_path: Path) -> None:
         tables.regions.set_index("region")["subscribers"].round(6),
         pd.Series({"Moldova": 1000.0, "Crimea": 0.0, "Romania": 0.0}, name="subscribers"),
         check_names=False, check_index_type=False)
+
+
+def test_a_second_policy_gives_the_same_what_if_as_switching_the_territory_on(
+        tmp_path: Path) -> None:
+    open_policy = tmp_path / "open.toml"
+    open_policy.write_text('name = "open"\ndefault_action = "on"\ndefault_reason = "test"\n')
+    window = {"start": "2026-02-23T18:00:00Z", "duration": "3m", "step": "60s"}
+    by_region = run(parse_scenario(_capacity_scenario(time=window)))
+    by_policy = run(parse_scenario(_capacity_scenario(
+        time=window, capacity={"whatif_policy": str(open_policy), "busy_hours": [0, 24],
+                               "gateway_antennas": 3})))
+    a = by_region.extra["capacity_whatif_regions"].set_index("region")
+    b = by_policy.extra["capacity_whatif_regions"].set_index("region")
+    pd.testing.assert_frame_equal(a, b)
+    assert b.loc["Crimea", "whatif_carried_mbps"] > 0
+    assert by_policy.metadata["capacity"]["whatif_policy"] == str(open_policy)
+    with pytest.raises(InputError, match=r"capacity\.whatif_policy"):
+        prepare(parse_scenario(_capacity_scenario(
+            time=window, capacity={"whatif_policy": str(tmp_path / "missing.toml")})))

@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.spatial import cKDTree
 
 from ..coverage import gso_excluded
@@ -102,7 +103,7 @@ _EFF_BEST = np.maximum.accumulate(np.array([m[2] for m in DVB_S2_MODCODS])[_orde
 _EARTH_RADIUS_KM = 6371.0
 
 
-def spectral_efficiency(esn0_db: np.ndarray, model: str = "dvb-s2") -> np.ndarray:
+def spectral_efficiency(esn0_db: ArrayLike, model: str = "dvb-s2") -> np.ndarray:
     """Spectral efficiency (bit/symbol) at ``esn0_db`` (after margins).
 
     ``dvb-s2``: the best DVB-S2 MODCOD whose threshold the link clears (0 below QPSK 1/4);
@@ -131,7 +132,7 @@ class LinkBudget:
     channel_mhz: float = CHANNEL_MHZ
     model: str = "dvb-s2"
 
-    def esn0_db(self, elevation_deg: np.ndarray, range_km: np.ndarray) -> np.ndarray:
+    def esn0_db(self, elevation_deg: ArrayLike, range_km: ArrayLike) -> np.ndarray:
         """Es/N0 (dB, margins taken) of a link at ``elevation_deg`` over ``range_km``."""
         el = np.radians(np.clip(np.asarray(elevation_deg, float), 0.1, 90.0))
         rng = np.maximum(np.asarray(range_km, float), 1.0)
@@ -147,7 +148,7 @@ class LinkBudget:
             out = out + 10.0 * np.log10(cos_theta)
         return out - self.implementation_margin_db
 
-    def beam_mbps(self, elevation_deg: np.ndarray, range_km: np.ndarray) -> np.ndarray:
+    def beam_mbps(self, elevation_deg: ArrayLike, range_km: ArrayLike) -> np.ndarray:
         """Throughput of one beam on a cell at this geometry, Mbps."""
         return self.channel_mhz * spectral_efficiency(self.esn0_db(elevation_deg, range_km),
                                                       self.model)

@@ -330,7 +330,10 @@ class CapacityStage:
         if spec.whatif_policy:
             from .context import load_policy
 
-            _doc, compiled = load_policy(spec.whatif_policy, ctx.scenario.ground.edition)
+            try:
+                _doc, compiled = load_policy(spec.whatif_policy, ctx.scenario.ground.edition)
+            except InputError as exc:
+                raise type(exc)(exc.message, "capacity.whatif_policy") from None
             whatif_eval = compiled.evaluate(g.service_cells, ctx.t_utc)
         on = _region_mask(ctx, list(spec.whatif_on), "capacity.whatif_on")
         off = _region_mask(ctx, list(spec.whatif_off), "capacity.whatif_off")

@@ -435,7 +435,11 @@ def _capacity_markdown(tables: RunTables) -> list[str]:
               f"{link.get('beam_mbps_zenith', 0):,.0f} Mbps per beam at zenith, "
               f"{link.get('beam_mbps_25deg', 0):,.0f} Mbps at 25 deg. Gateways: "
               f"{cap.get('feeder_gbps_per_antenna', 0):g} Gbps per antenna, "
-              f"{cap.get('gateway_antennas_default')} antennas where the site file gives none."]
+              f"{cap.get('gateway_antennas_default')} antennas where the site file gives none.",
+              "", "Not modelled: the uplink, interference between beams and satellites "
+              "(frequency reuse is folded into the beam count), rain fades beyond the fixed "
+              "margin, the operator's real scheduler and beam plans; take rates are uniform "
+              "within a country."]
     gw = tables.extra.get("gateway_capacity")
     if gw is not None and len(gw):
         lines += ["", "| gateway | antennas | capacity Gbps | mean Gbps | peak Gbps | "
