@@ -409,26 +409,24 @@ class CapacityStage:
         return el, self.link.beam_mbps(el, rng)
 
     def _candidates(self, ctx: RunContext, r_sat: np.ndarray, cells: np.ndarray,
-                    tree: tuple[cKDTree, np.ndarray, float] | None = None
+                    sat_of_cell: np.ndarray, tree: tuple[cKDTree, np.ndarray, float]
                     ) -> tuple[np.ndarray, ...]:
-        """The usable satellites of ``cells`` a cell may move to: among its
-        ``1.5 x CANDIDATES_PER_CELL`` nearest satellites, those at or above their elevation mask
-        (GSO arc clear when the scenario asks), the ``CANDIDATES_PER_CELL`` highest. Returns
-        cell, satellite, elevation (deg), beam rate (Mbps) per pair."""
+        """The usable satellites ``cells`` may move to: the satellites nearest their current
+        one (``1.5 x CANDIDATES_PER_CELL`` of them, one k-d tree query per satellite, not per
+        cell), kept where at or above their elevation mask from the cell (GSO arc clear when
+        the scenario asks), the ``CANDIDATES_PER_CELL`` highest. Returns cell, satellite,
+        elevation (deg), beam rate (Mbps) per pair."""
         empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
-        if tree is None:
-            tree = self.satellite_tree(ctx, r_sat)
-        sat_tree, ok, radius = tree
+        sat_tree, ok, _radius = tree
         if cells.size == 0 or ok.size == 0:
             return empty
         g = ctx.ground
-        rc = g.r_itrs_km[cells]
         k = min(CANDIDATES_PER_CELL + CANDIDATES_PER_CELL // 2, ok.size)
-        _d, j = sat_tree.query(rc, k=k, distance_upper_bound=radius)
-        j = np.asarray(j).reshape(cells.size, k)
-        found = j < ok.size
-        ci = np.repeat(cells, k)[found.ravel()]
-        si = ok[j[found]]
+        own, inv = np.unique(sat_of_cell, return_inverse=True)
+        _d, j = sat_tree.query(r_sat[own], k=k)
+        near = ok[np.asarray(j).reshape(own.size, k)]         # (n_own, k) satellite indices
+        ci = np.repeat(cells, k)
+        si = near[inv].ravel()
         el, rate = self._geometry(ctx, r_sat, ci, si)
         keep = el >= ctx.masks_deg[si]
         if ctx.scenario.constellation.gso_exclusion and keep.any():
@@ -516,7 +514,8 @@ class CapacityStage:
             if new_cells.size:
                 if not trees:
                     trees.append(self.satellite_tree(ctx, r_sat))
-                pairs.append(self._candidates(ctx, r_sat, new_cells, trees[0]))
+                pairs.append(self._candidates(ctx, r_sat, new_cells, sat0[new_cells],
+                                              trees[0]))
                 have[new_cells] = True
             ci, si, el, rt = (np.concatenate([p_[k] for p_ in pairs]) for k in range(4))
             pick = (movable & active)[ci] & np.isin(ci, need)
