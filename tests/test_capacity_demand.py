@@ -254,3 +254,15 @@ def test_balancing_moves_load_to_idle_satellites() -> None:
         assert all(pair[(i, int(s2[i]))] == r2[i] for i in range(n))
         if before.max() > 1.0:
             assert (s2 >= 2).any()
+
+
+def test_cells_finer_than_the_service_cells_share_their_parent() -> None:
+    model = DemandModel()
+    parent = h3.latlng_to_cell(50.45, 30.52, 5)            # Kyiv
+    kids = np.array([h3.str_to_int(c) for c in h3.cell_to_children(parent, 6)], np.uint64)
+    cells = np.concatenate([kids, [np.uint64(h3.str_to_int(parent))]])
+    res = np.array([6] * kids.size + [5])
+    got, notes = model.for_cells(cells, res, np.full(cells.size, 30.52))
+    assert got.population[:-1].sum() == pytest.approx(got.population[-1], rel=0.02)
+    assert got.subscribers[:-1].sum() == pytest.approx(got.subscribers[-1], rel=0.02)
+    assert any("resolution 6" in n for n in notes)

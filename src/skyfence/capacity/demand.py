@@ -66,6 +66,7 @@ from ..ground import (
 __all__ = [
     "BUSY_HOURS",
     "DEFAULT_TAKE_RATE",
+    "FINEST_POPULATION_RESOLUTION",
     "MAX_CITY_DENSITY_PER_KM2",
     "MONTHLY_GB_PER_SUBSCRIBER",
     "PROFILES",
@@ -91,6 +92,11 @@ __all__ = [
 #: (same report); the remaining ~5 million over the other markets' few billion people is of
 #: the order of 1e-3.
 DEFAULT_TAKE_RATE = 1.0e-3
+
+#: The finest resolution of the population grid: the service cells (H3 res 5). Finer cells
+#: take their res-5 parent's people in proportion to area (a world land grid at res 6 has
+#: ~4 million cells; the proxy's inputs carry no detail below a service cell anyway).
+FINEST_POPULATION_RESOLUTION = 5
 
 #: Highest density a city is given, people per km² (ASSUMPTION: the density of a dense
 #: European capital, e.g. Kyiv ~3,500 or Warsaw ~3,600 per km²; a city of more people than
@@ -568,12 +574,12 @@ class DemandModel:
         subs = np.zeros(c.size)
         for r in np.unique(res):
             sel = np.flatnonzero(res == r)
-            base = int(min(r, MAX_LAND_RESOLUTION))
+            base = int(min(r, FINEST_POPULATION_RESOLUTION))
             grid = population_grid(base, self.edition,
                                    min_city_population=self.min_city_population,
                                    rural_min_share=self.rural_min_share)
             rates = self.country_rates(grid)
-            if r <= MAX_LAND_RESOLUTION:
+            if r <= FINEST_POPULATION_RESOLUTION:
                 people[sel] = cell_population(c[sel], grid)
                 subs[sel] = cell_population(c[sel], grid, rates)
             else:
@@ -584,7 +590,8 @@ class DemandModel:
                 people[sel] = cell_population(parents, grid) * share
                 subs[sel] = cell_population(parents, grid, rates) * share
                 notes.append(f"Cells at resolution {int(r)} take the population of their "
-                             f"resolution-{base} parent in proportion to area.")
+                             f"resolution-{base} parent in proportion to area (H3 children "
+                             "tile their parent to about 1 %).")
         per_sub = self.busy_mbps_per_subscriber
         busy = subs * per_sub
         from_file = np.zeros(c.size, bool)

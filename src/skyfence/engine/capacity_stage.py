@@ -801,9 +801,9 @@ def _slant_km(elevation_deg: float, altitude_km: float) -> float:
 
 def _population_source(model: DemandModel, resolution: np.ndarray) -> str:
     from ..capacity import population_grid
-    from ..ground import MAX_LAND_RESOLUTION
+    from ..capacity.demand import FINEST_POPULATION_RESOLUTION
 
-    res = sorted({min(int(r), MAX_LAND_RESOLUTION) for r in np.unique(resolution)})
+    res = sorted({min(int(r), FINEST_POPULATION_RESOLUTION) for r in np.unique(resolution)})
     if not res:
         return ""
     grid = population_grid(res[0], model.edition, min_city_population=model.min_city_population,
