@@ -394,22 +394,20 @@ def population_grid(resolution: int, edition: str = "deu", *, min_city_populatio
 
 def cell_population(cells: np.ndarray, grid: PopulationGrid,
                     weights: np.ndarray | None = None) -> np.ndarray:
-    """People in each of ``cells`` (uint64, the grid's resolution, any order), or the sum of
+    """People in each of ``cells`` (uint64, the grid's resolution, any order, repeats
+    allowed), or the sum of
     people x ``weights[country]`` when ``weights`` (one per country of the grid) is given."""
     c = np.asarray(cells, np.uint64)
-    order = np.argsort(c, kind="stable")
-    cs = c[order]
+    cs, inv = np.unique(c, return_inverse=True)  # sorted, repeats allowed in ``cells``
     pos = np.searchsorted(cs, grid.cells)
     pos_c = np.minimum(pos, max(cs.size - 1, 0))
     hit = (pos < cs.size) & (cs[pos_c] == grid.cells) if cs.size else np.zeros(0, bool)
     val = grid.population.astype(np.float64)
     if weights is not None:
         val = val * np.asarray(weights, float)[grid.country]
-    out_sorted = np.bincount(pos_c[hit], weights=val[hit], minlength=cs.size) if cs.size \
+    per_cell = np.bincount(pos_c[hit], weights=val[hit], minlength=cs.size) if cs.size \
         else np.zeros(0)
-    out = np.empty(c.size)
-    out[order] = out_sorted[: c.size]
-    return out
+    return per_cell[inv.ravel()] if c.size else np.zeros(0)
 
 
 # ----------------------------------------------------------------------------- demand files
