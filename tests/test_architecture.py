@@ -149,6 +149,8 @@ def test_no_private_cross_imports() -> None:
     ("skyfence.policy", "skyfence.engine"),
     ("skyfence.ground", "skyfence.engine"),
     ("skyfence.orbits", "skyfence.engine"),
+    ("skyfence.capacity", "skyfence.engine"),
+    ("skyfence.capacity", "skyfence.outputs"),
 ])
 def test_one_way_data_flow(low: str, high: str) -> None:
     bad = [f"{mod} imports {t}" for mod, edges in _imports().items()

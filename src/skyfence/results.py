@@ -31,7 +31,9 @@ class RunTables:
     terminal_summary : one row per terminal
     rules : the policy's rules
     extra : further tables by name (``cells_timeseries``, ``gateway_load``, ``rtt_by_time``,
-        ``whatif_regions``, ``whatif_terminals``, ``outages``) when the run has them
+        ``whatif_regions``, ``whatif_terminals``, ``outages``, ``capacity_by_time``,
+        ``satellite_load``, ``gateway_capacity``, ``capacity_whatif_regions``,
+        ``capacity_outage_regions``) when the run has them
     metadata : scenario, window, constellation, policy, timings, notes (JSON-able values)
     """
 

@@ -23,6 +23,7 @@ from .errors import InputError, ScenarioError
 from .timeutil import parse_duration, parse_time, time_grid
 
 __all__ = [
+    "CapacitySpec",
     "ConstellationSpec",
     "GroundSpec",
     "NetworkSpec",
@@ -303,6 +304,128 @@ class NetworkSpec(_Strict):
         return parse_duration(self.rtt_every, "network.rtt_every")
 
 
+class CapacitySpec(_Strict):
+    """Demand, supply and allocation (`skyfence.capacity`); see the README's capacity section.
+
+    Demand is a population proxy (GeoNames x take rate x busy-hour usage x a diurnal profile)
+    unless ``demand_file`` gives busy-hour Mbps per cell or point. ``whatif_on`` /
+    ``whatif_off`` (regions of the scenario or the catalogue) and ``whatif_policy`` (a second
+    policy) run a second allocation beside the scenario's, in the same run.
+    """
+
+    enabled: bool = Field(True, description="run the capacity stage")
+    rule: Literal["max-min", "proportional"] = Field(
+        "max-min", description="max-min fair, or pro rata to demand at a bottleneck")
+    assignment: Literal["balanced", "serving"] = Field(
+        "balanced", description="cells on the scheduler's serving satellite, moved off "
+        "overloaded satellites to others in view (balanced) or kept there (serving)")
+    demand_file: str | None = Field(None, description="CSV/Parquet: demand_mbps (busy hour) "
+                                    "per h3_cell or lat_deg/lon_deg, optional subscribers")
+    demand_outside_file: Literal["proxy", "zero"] = "proxy"
+    take_rate: float = Field(1.0e-3, description="subscribers per person where no count is "
+                             "public")
+    take_rates: dict[str, float] = Field(default_factory=dict,
+                                         description="ISO alpha-2 -> subscribers per person")
+    subscribers: dict[str, float] = Field(default_factory=dict, description="ISO alpha-2 -> "
+                                          "subscriber count (adds to the built-in ones)")
+    monthly_gb_per_subscriber: float = 586.7
+    profile: Literal["residential", "flat"] = "residential"
+    busy_hours: tuple[float, float] = Field((20.0, 23.0), description="local mean solar "
+                                            "time [start, end) h")
+    min_city_population: Literal[500, 1000, 5000, 15000] = 15000
+    rural_min_share: float = 0.1
+    satellite_gbps: dict[str, float] = Field(default_factory=dict,
+                                             description="generation (v1, v2mini) -> Gbps")
+    beams: dict[str, int] = Field(default_factory=dict,
+                                  description="generation (v1, v2mini) -> user beams")
+    cells_per_beam: int | None = None
+    spectral_model: Literal["dvb-s2", "shannon"] = "dvb-s2"
+    implementation_margin_db: float = 1.0
+    esn0_zenith_db: float = 16.0
+    gateway_antennas: int = Field(8, description="antennas of gateways the site file "
+                                  "gives none")
+    feeder_gbps_per_antenna: float = 20.0
+    whatif_on: list[str] = Field(default_factory=list)
+    whatif_off: list[str] = Field(default_factory=list)
+    whatif_policy: str | None = None
+
+    @field_validator("take_rate", "rural_min_share")
+    @classmethod
+    def _share(cls, v: float, info: Any) -> float:
+        if not (0.0 <= v <= 1.0):
+            raise ValueError(f"{info.field_name} must be in [0, 1], got {v}")
+        return v
+
+    @field_validator("take_rates", "subscribers")
+    @classmethod
+    def _by_country(cls, v: dict[str, float], info: Any) -> dict[str, float]:
+        out = {}
+        for code, x in v.items():
+            iso = str(code).strip().upper()
+            if len(iso) != 2 or not iso.isalpha():
+                raise ValueError(f"{info.field_name}: country must be an ISO 3166-1 alpha-2 "
+                                 f"code such as 'UA', got {code!r}")
+            hi = 1.0 if info.field_name == "take_rates" else 1e10
+            if not (0.0 <= x <= hi):
+                raise ValueError(f"{info.field_name}.{iso} must be in [0, {hi:g}], got {x}")
+            out[iso] = float(x)
+        return out
+
+    @field_validator("satellite_gbps", "beams")
+    @classmethod
+    def _by_generation(cls, v: dict[str, Any], info: Any) -> dict[str, Any]:
+        for gen, x in v.items():
+            if gen not in ("v1", "v2mini"):
+                raise ValueError(f"{info.field_name}: unknown generation {gen!r}; "
+                                 "generations: v1, v2mini")
+            if not (0 < x < 1e6):
+                raise ValueError(f"{info.field_name}.{gen} must be in (0, 1e6), got {x}")
+        return v
+
+    @field_validator("monthly_gb_per_subscriber", "feeder_gbps_per_antenna")
+    @classmethod
+    def _positive(cls, v: float, info: Any) -> float:
+        if not (0.0 <= v < 1e7):
+            raise ValueError(f"{info.field_name} must be in [0, 1e7), got {v}")
+        return v
+
+    @field_validator("busy_hours")
+    @classmethod
+    def _hours(cls, v: tuple[float, float]) -> tuple[float, float]:
+        a, b = v
+        if not (0.0 <= a < 24.0 and 0.0 < b <= 24.0 and a != b):
+            raise ValueError(f"busy_hours must be [start, end) local hours in [0, 24] with "
+                             f"start != end, got {list(v)}")
+        return v
+
+    @field_validator("cells_per_beam", "gateway_antennas")
+    @classmethod
+    def _count(cls, v: int | None, info: Any) -> int | None:
+        if v is not None and not (1 <= v <= 100_000):
+            raise ValueError(f"{info.field_name} must be in [1, 100000], got {v}")
+        return v
+
+    @field_validator("implementation_margin_db", "esn0_zenith_db")
+    @classmethod
+    def _db(cls, v: float, info: Any) -> float:
+        if not (-50.0 <= v <= 60.0):
+            raise ValueError(f"{info.field_name} must be in [-50, 60] dB, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _whatif(self) -> CapacitySpec:
+        both = set(self.whatif_on) & set(self.whatif_off)
+        if both:
+            raise ValueError(f"regions both in whatif_on and whatif_off: {', '.join(sorted(both))}")
+        if self.whatif_policy is not None and not self.whatif_policy.strip():
+            raise ValueError("whatif_policy is blank; give a built-in policy name or a file")
+        return self
+
+    @property
+    def has_whatif(self) -> bool:
+        return bool(self.whatif_on or self.whatif_off or self.whatif_policy)
+
+
 class OutputSpec(_Strict):
     """Where and what to write."""
 
@@ -363,6 +486,7 @@ class Scenario(_Strict):
     ground: GroundSpec = GroundSpec()
     policy: PolicySpec = PolicySpec()
     network: NetworkSpec = NetworkSpec()
+    capacity: CapacitySpec = CapacitySpec()
     outputs: OutputSpec = OutputSpec()
     run: RunSpec = RunSpec()
 
@@ -444,6 +568,9 @@ def _resolve_paths(scenario: Scenario, base: Path) -> Scenario:
         "ground": scenario.ground.model_copy(update={"regions": [
             r.model_copy(update={"file": fix(r.file)}) for r in scenario.ground.regions],
             "terminals_file": fix(scenario.ground.terminals_file)}),
+        "capacity": scenario.capacity.model_copy(update={
+            "demand_file": fix(scenario.capacity.demand_file),
+            "whatif_policy": fix(scenario.capacity.whatif_policy)}),
     })
 
 

@@ -108,6 +108,51 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "cells_losing_service": ("", "cells routed less often with the outages"),
     "baseline_served_steps": ("", "routed steps with a path, every site up"),
     "outage_served_steps": ("", "routed steps with a path, with the outages"),
+    # capacity (busy-hour means: steps in each cell's busy hours, local mean solar time)
+    "population": ("people", "population proxy (GeoNames cities and national totals spread "
+                             "over land cells; regions: sum)"),
+    "subscribers": ("", "population x take rate, or the demand file's subscribers "
+                        "(regions: sum)"),
+    "demand_mbps": ("Mbps", "offered traffic at busy hour (regions: sum over cells; "
+                            "capacity_by_time: at the step)"),
+    "carried_mbps": ("Mbps", "carried traffic at busy hour (regions: sum over cells; "
+                             "capacity_by_time: at the step)"),
+    "mbps_per_subscriber": ("Mbps", "busy-hour carried traffic per subscriber (terminals: "
+                                    "of the region cell holding them)"),
+    "oversubscription": ("", "busy-hour offered / carried traffic"),
+    "sold_out_share": ("share", "busy-hour served steps carrying < 99 % of the offered "
+                                "traffic (regions: per subscriber-step)"),
+    "headroom_mbps": ("Mbps", "busy-hour mean of what one more saturating user of the cell "
+                              "could add, others unchanged (served steps)"),
+    "headroom_p50_mbps": ("Mbps", "subscriber-weighted median of the cells' headroom"),
+    "demand_mean_mbps": ("Mbps", "offered traffic, mean over the window"),
+    "carried_mean_mbps": ("Mbps", "carried traffic, mean over the window (satellites, "
+                                  "gateways: mean over all steps)"),
+    "whatif_carried_mbps": ("Mbps", "busy-hour carried traffic in the capacity what-if "
+                                    "(capacity.whatif_on / whatif_off / whatif_policy)"),
+    "carried_change_mbps": ("Mbps", "what-if minus scenario busy-hour carried traffic"),
+    "whatif_mbps_per_subscriber": ("Mbps", "busy-hour carried traffic per subscriber in the "
+                                           "what-if"),
+    "whatif_sold_out_share": ("share", "sold-out share in the what-if"),
+    "all_up_carried_mbps": ("Mbps", "busy-hour carried traffic with every gateway up "
+                                    "(scenario with outages)"),
+    "carried_lost_mbps": ("Mbps", "busy-hour carried traffic lost to the gateway outages"),
+    "all_up_mbps_per_subscriber": ("Mbps", "busy-hour carried traffic per subscriber with "
+                                           "every gateway up"),
+    "all_up_carried_mean_mbps": ("Mbps", "gateway's mean carried traffic with every gateway "
+                                         "up"),
+    "norad_id": ("", "NORAD catalogue number of the satellite"),
+    "shell": ("", "orbital shell of the satellite"),
+    "generation": ("", "satellite generation of the capacity model (v1, v2mini)"),
+    "capacity_mbps": ("Mbps", "satellite capacity, or gateway feeder capacity (antennas x "
+                              "per-antenna rate)"),
+    "beams": ("", "user beams of the satellite"),
+    "antennas": ("", "gateway antennas (satellites tracked at once)"),
+    "carried_max_mbps": ("Mbps", "highest carried traffic at a step"),
+    "utilization": ("share", "mean carried traffic / capacity"),
+    "saturated_share": ("share", "steps at which the satellite's (gateway's) capacity "
+                                 "limited the allocation"),
+    "active_share": ("share", "steps at which the satellite carried traffic"),
 }
 
 

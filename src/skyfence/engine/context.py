@@ -439,7 +439,8 @@ def prepare(
     phase : callable(str), optional
         Called with the name of each phase as it starts (for progress display).
     stage_names : sequence of str, optional
-        Stages to run (default: coverage, policy, and network when ``network.enabled``).
+        Stages to run (default: coverage, policy, network when ``network.enabled``, capacity
+        when ``capacity.enabled``).
     """
     clock = PhaseClock()
     budget = scenario.run.memory_budget_gib * 2**30
@@ -503,7 +504,8 @@ def prepare(
         ctx.notes.append(f"propagation at the window's start, middle and end: "
                          f"{health.summary()}")
     names = list(stage_names) if stage_names is not None else (
-        ["coverage", "policy"] + (["network"] if scenario.network.enabled else []))
+        ["coverage", "policy"] + (["network"] if scenario.network.enabled else [])
+        + (["capacity"] if scenario.capacity.enabled else []))
     say("preparing stages")
     with clock.timed("stages"):
         ctx.stages = make_stages(ctx, names)

@@ -218,6 +218,7 @@ def _tables(ctx: RunContext, out: dict[str, dict[str, Any]]) -> RunTables:
     metrics = cov["metrics"]
     pol = out.get("policy")
     net = out.get("network")
+    cap = out.get("capacity")
     n_cell = g.n_cells
     term = g.terminal_index
     rule_names = np.array(ctx.rule_labels, dtype=object)
@@ -247,6 +248,9 @@ def _tables(ctx: RunContext, out: dict[str, dict[str, Any]]) -> RunTables:
             if col.startswith("rtt_p") and not net["cell_percentiles"]:
                 continue
             cells[col] = values[:n_cell]
+    if cap is not None:
+        for col, values in cap["cell_columns"].items():
+            cells[col] = values
 
     # ---- regions
     rows = []
@@ -273,6 +277,8 @@ def _tables(ctx: RunContext, out: dict[str, dict[str, Any]]) -> RunTables:
             row[f"mean_in_view_p{q}"] = float(m)
         if net is not None:
             row.update({k: v for k, v in net["region_rows"][r].items() if k != "region"})
+        if cap is not None:
+            row.update({k: v for k, v in cap["region_rows"][r].items() if k != "region"})
         rows.append(row)
     regions = pd.DataFrame(rows, columns=None if rows else ["region", "n_cells", "area_km2"])
 
@@ -332,6 +338,10 @@ def _tables(ctx: RunContext, out: dict[str, dict[str, Any]]) -> RunTables:
         extra["rtt_by_time"] = rbt
         if "whatif" in net:
             extra.update(net["whatif"])
+    if cap is not None:
+        for col, values in cap["terminal_columns"].items():
+            tsum[col] = values
+        extra.update(cap["tables"])
 
     rules = pd.DataFrame({"rule": list(ctx.policy.rule_names)})
     s = ctx.scenario
@@ -361,6 +371,7 @@ def _tables(ctx: RunContext, out: dict[str, dict[str, Any]]) -> RunTables:
            for m in ctx.policy_file.moving_rules],
         "history": [_history(req) for req in ctx.policy_file.requests],
         "notes": list(ctx.notes) + [n for o in out.values() for n in o.get("notes", [])],
+        "capacity": cap["info"] if cap is not None else None,
     }
     return RunTables(cells=cells, regions=regions, regions_by_time=by_time,
                      terminals=term_frame, terminal_summary=tsum, rules=rules, extra=extra,

@@ -29,7 +29,8 @@ __all__ = ["WrittenRun", "render_markdown", "write_run"]
 #: Tables written when present and non-empty (name -> file stem).
 _TABLES = ("cells", "regions", "regions_by_time", "terminals", "terminal_summary",
            "cells_timeseries", "gateway_load", "rtt_by_time", "whatif_regions",
-           "whatif_terminals", "outages")
+           "whatif_terminals", "outages", "capacity_by_time", "satellite_load",
+           "gateway_capacity", "capacity_whatif_regions", "capacity_outage_regions")
 
 
 class WrittenRun:
@@ -97,6 +98,40 @@ def _clusters(cells: pd.DataFrame, focus: Sequence[str]) -> list[tuple[str, np.n
 def _cell_ids(hexes: pd.Series) -> np.ndarray:
     """uint64 H3 indexes of hex strings (any mix of resolutions; the engine's own cells)."""
     return np.fromiter((int(h, 16) for h in hexes), dtype=np.uint64, count=len(hexes))
+
+
+def _capacity_layers(cells: pd.DataFrame, meta: dict[str, Any]
+                     ) -> list[tuple[str, str, str, float | None, float | None, str, str]]:
+    """Map layers of the capacity stage: busy-hour Mbps per subscriber, sold-out share and,
+    with a what-if, the change in carried traffic (symmetric scale, gains blue)."""
+    if "mbps_per_subscriber" not in cells.columns or not np.isfinite(
+            cells["mbps_per_subscriber"].to_numpy(dtype=float)).any():
+        return []
+    cap = meta.get("capacity") or {}
+    busy = cap.get("busy_hours_local", [20, 23])
+    hours = f"{busy[0]:g}-{busy[1]:g} h local"
+    out: list[tuple[str, str, str, float | None, float | None, str, str]] = [
+        ("mbps_per_subscriber", "map_capacity", "viridis", 0.0, None,
+         f"busy hour ({hours}): carried Mbps per subscriber", "Mbps per subscriber"),
+        ("sold_out_share", "map_sold_out", "Reds", 0.0, 1.0,
+         f"busy hour ({hours}): share of served steps sold out", "sold-out share"),
+    ]
+    if "carried_change_mbps" in cells.columns:
+        v = cells["carried_change_mbps"].to_numpy(dtype=float)
+        top = float(np.nanmax(np.abs(v))) if np.isfinite(v).any() else 1.0
+        top = top if top > 0 else 1.0
+        what = ", ".join([*(f"{r} on" for r in cap.get("whatif_on") or []),
+                          *(f"{r} off" for r in cap.get("whatif_off") or [])]
+                         + ([f"policy {cap['whatif_policy']}"] if cap.get("whatif_policy")
+                            else []))
+        out.append(("carried_change_mbps", "map_whatif_capacity", "RdBu", -top, top,
+                    f"what if {what}: change in busy-hour carried Mbps", "Mbps"))
+    if "carried_lost_mbps" in cells.columns:
+        v = cells["carried_lost_mbps"].to_numpy(dtype=float)
+        top = float(np.nanmax(v)) if np.isfinite(v).any() and np.nanmax(v) > 0 else 1.0
+        out.append(("carried_lost_mbps", "map_outage_capacity", "Reds", 0.0, top,
+                    "what if: busy-hour carried Mbps lost to the outages", "Mbps"))
+    return out
 
 
 def write_run(
@@ -183,6 +218,7 @@ def write_run(
                            "what if: RTT added by the outages (mean)", "RTT change (ms)"))
             layers.append(("routed_share_change", "map_whatif_routed", "RdBu", -1.0, 1.0,
                            "what if: change in routed share", "routed share change"))
+        layers += _capacity_layers(cells, meta)
         for tag, sel in _clusters(cells, meta.get("focus_regions", [])):
             if sel.size == 0:
                 continue
@@ -286,6 +322,7 @@ def render_markdown(tables: RunTables, files: Sequence[Path],
                 f"{_fmt(r['outage_routed_share'], True)} | "
                 f"{_fmt(r['baseline_rtt_p50_ms'], digits=2)} | "
                 f"{_fmt(r['outage_rtt_p50_ms'], digits=2)} | {_fmt(r['cells_losing_service'])} |")
+    lines += _capacity_markdown(tables)
     notes = meta.get("policy_notes") or []
     if notes:
         lines += ["", "## Policy rules", "", "| rule | action | reason |", "|---|---|---|"]
@@ -314,3 +351,106 @@ def render_markdown(tables: RunTables, files: Sequence[Path],
         lines += [f"| {k} | {v:.2f} |" for k, v in timings.items()]
     lines += ["", "## Files", ""] + [f"- `{Path(p).name}`" for p in files]
     return "\n".join(lines) + "\n"
+
+
+def _gbps(x: Any) -> str:
+    return _fmt(None if x is None else float(x) / 1000.0, digits=1)
+
+
+def _capacity_markdown(tables: RunTables) -> list[str]:
+    """The report's capacity sections (busy hour per region, what-ifs, supply)."""
+    cap = tables.metadata.get("capacity")
+    regions = tables.regions
+    if not cap or "mbps_per_subscriber" not in regions.columns:
+        return []
+    busy = cap.get("busy_hours_local", [20, 23])
+    lines = [
+        "", "## Capacity at busy hour", "",
+        f"Offered traffic is a **proxy**: people per cell ({cap.get('population_source')}) x "
+        f"take rate (default {cap.get('take_rate', 0):g} subscribers per person; public "
+        f"counts: "
+        + ", ".join(f"{k} {v:,.0f}" for k, v in (cap.get("subscribers") or {}).items())
+        + f") x {cap.get('busy_mbps_per_subscriber', 0):.2f} Mbps per subscriber at the busy "
+        f"hour ({cap.get('monthly_gb_per_subscriber', 0):g} GB per month and the "
+        f"{cap.get('profile')} profile)"
+        + (f"; demand file {cap['demand_file']} where it sets cells" if cap.get("demand_file")
+           else "")
+        + f". Busy hour: {busy[0]:g}-{busy[1]:g} h local mean solar time; values are "
+        "busy-hour means (regions: sums over their cells). Allocation: "
+        f"**{cap.get('rule')}** per step over each satellite's beams and capacity and each "
+        "gateway's feeders. *Sold out*: share of subscriber-steps served at busy hour below "
+        f"{100 * cap.get('sold_out_satisfaction', 0.99):.0f} % of their offered traffic. "
+        "*Headroom*: what one more saturating user of a cell could add (subscriber-weighted "
+        "median), the model's counterpart of a speed test.", "",
+        "| region | subscribers | offered Gbps | carried Gbps | Mbps per subscriber | "
+        "oversubscription | sold out | headroom p50 Mbps |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for _, r in regions.iterrows():
+        lines.append(
+            f"| {r['region']} | {_fmt(r.get('subscribers'), digits=0)} | "
+            f"{_gbps(r.get('demand_mbps'))} | {_gbps(r.get('carried_mbps'))} | "
+            f"{_fmt(r.get('mbps_per_subscriber'), digits=2)} | "
+            f"{_fmt(r.get('oversubscription'), digits=2)} | "
+            f"{_fmt(r.get('sold_out_share'), True)} | "
+            f"{_fmt(r.get('headroom_p50_mbps'), digits=0)} |")
+    wr = tables.extra.get("capacity_whatif_regions")
+    if wr is not None and len(wr):
+        what = ", ".join([*(f"{r} switched on" for r in cap.get("whatif_on") or []),
+                          *(f"{r} switched off" for r in cap.get("whatif_off") or [])]
+                         + ([f"policy {cap['whatif_policy']}"] if cap.get("whatif_policy")
+                            else []))
+        lines += ["", f"## What if: {what} (capacity)", "",
+                  "The same satellites, demand and rule with the what-if's service area: the "
+                  "capacity its users would get and what the others lose (busy-hour means).",
+                  "",
+                  "| region | carried Gbps | what-if Gbps | change Gbps | Mbps per subscriber "
+                  "| what-if Mbps per subscriber | sold out | what-if sold out |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for _, r in wr.iterrows():
+            lines.append(
+                f"| {r['region']} | {_gbps(r['carried_mbps'])} | "
+                f"{_gbps(r['whatif_carried_mbps'])} | {_gbps(r['carried_change_mbps'])} | "
+                f"{_fmt(r['mbps_per_subscriber'], digits=2)} | "
+                f"{_fmt(r['whatif_mbps_per_subscriber'], digits=2)} | "
+                f"{_fmt(r['sold_out_share'], True)} | {_fmt(r['whatif_sold_out_share'], True)} |")
+    orr = tables.extra.get("capacity_outage_regions")
+    if orr is not None and len(orr):
+        lines += ["", f"## What if: {', '.join(cap.get('outages') or [])} down (capacity)", "",
+                  "Busy-hour carried traffic with every gateway up and with the scenario's "
+                  "gateway outages (satellites land at the remaining gateways, over lasers "
+                  "where enabled).", "",
+                  "| region | carried Gbps (all up) | carried Gbps (outage) | lost Gbps |",
+                  "|---|---:|---:|---:|"]
+        for _, r in orr.iterrows():
+            lines.append(f"| {r['region']} | {_gbps(r['all_up_carried_mbps'])} | "
+                         f"{_gbps(r['carried_mbps'])} | {_gbps(r['carried_lost_mbps'])} |")
+    gens = cap.get("generations") or {}
+    counts = cap.get("satellites_by_generation") or {}
+    link = cap.get("link") or {}
+    lines += ["", "### Supply", "",
+              "| generation | satellites | Gbps per satellite | beams | cells per beam | "
+              "source |", "|---|---:|---:|---:|---:|---|"]
+    for name, g in gens.items():
+        lines.append(f"| {name} | {counts.get(name, 0):,} | {g['capacity_gbps']:g} | "
+                     f"{g['beams']} | {g['cells_per_beam']} | {g['source']} |")
+    lines += ["", f"User beams: {link.get('channel_mhz', 0):g} MHz Ku channels, spectral "
+              f"efficiency from the {link.get('model')} table at the link's Es/N0 (zenith "
+              f"{link.get('esn0_zenith_db', 0):g} dB, margin "
+              f"{link.get('implementation_margin_db', 0):g} dB): "
+              f"{link.get('beam_mbps_zenith', 0):,.0f} Mbps per beam at zenith, "
+              f"{link.get('beam_mbps_25deg', 0):,.0f} Mbps at 25 deg. Gateways: "
+              f"{cap.get('feeder_gbps_per_antenna', 0):g} Gbps per antenna, "
+              f"{cap.get('gateway_antennas_default')} antennas where the site file gives none.",
+              "", "Not modelled: the uplink, interference between beams and satellites "
+              "(frequency reuse is folded into the beam count), rain fades beyond the fixed "
+              "margin, the operator's real scheduler and beam plans; take rates are uniform "
+              "within a country."]
+    gw = tables.extra.get("gateway_capacity")
+    if gw is not None and len(gw):
+        lines += ["", "| gateway | antennas | capacity Gbps | mean Gbps | peak Gbps | "
+                  "saturated |", "|---|---:|---:|---:|---:|---:|"]
+        for _, r in gw.iterrows():
+            lines.append(f"| {r['gateway']} | {int(r['antennas'])} | {_gbps(r['capacity_mbps'])} "
+                         f"| {_gbps(r['carried_mean_mbps'])} | {_gbps(r['carried_max_mbps'])} | "
+                         f"{_fmt(r['saturated_share'], True)} |")
+    return lines
