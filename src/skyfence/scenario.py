@@ -434,6 +434,9 @@ class OutputSpec(_Strict):
     netcdf: bool = True
     formats: list[Literal["parquet", "csv"]] = Field(
         default_factory=lambda: ["parquet", "csv"])  # type: ignore[arg-type]
+    cell_series: bool = Field(
+        False, description="stream every cell's status and satellites in view at every step "
+        "into cells_series.zarr (chunked, compressed; never held in memory)")
 
     @field_validator("formats")
     @classmethod

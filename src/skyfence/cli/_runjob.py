@@ -92,7 +92,16 @@ def execute(scenario: Scenario, out_dir: Path, *, quiet: bool = False,
                       f"{ctx.ground.n_terminals} terminals, {ctx.n_steps:,} time steps")
         ph.phase(f"simulating {ctx.n_steps:,} steps ({len(ctx.constellation):,} satellites, "
                  f"{ctx.ground.n_points:,} points)")
-        result = simulate(ctx, progress=ph.steps)
+        sink = None
+        if scenario.outputs.cell_series:
+            from ..outputs import ZarrSeriesWriter
+
+            g = ctx.ground
+            sink = ZarrSeriesWriter(Path(out_dir) / "cells_series.zarr", g.point_names[:g.n_cells],
+                                    g.lat_deg[:g.n_cells], g.lon_deg[:g.n_cells], ctx.t_utc,
+                                    time_chunk=scenario.run.chunk_steps,
+                                    attrs={"scenario": scenario.name})
+        result = simulate(ctx, progress=ph.steps, sink=sink)
         ph.phase("building tables")
         tables = finalize(ctx, result)
         written = write_run(tables, out_dir, formats=scenario.outputs.formats,

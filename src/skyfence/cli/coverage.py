@@ -38,6 +38,7 @@ def coverage_scenario(
     memory_budget: float | None = None,
     dask: str | None = None,
     maps: bool = True,
+    cell_series: bool = False,
     out: Path = Path("coverage-out"),
 ):
     """The scenario ``skyfence coverage`` runs for these flags."""
@@ -59,7 +60,7 @@ def coverage_scenario(
         "policy": {"source": policy},
         "network": {"enabled": network, "rtt_every": (rtt_every or step) if network else None},
         "run": {"memory_budget_gib": memory_budget, "dask": dask},
-        "outputs": {"dir": str(out), "maps": maps},
+        "outputs": {"dir": str(out), "maps": maps, "cell_series": cell_series},
         "seed": seed,
     })
 
@@ -98,6 +99,9 @@ def register(app: typer.Typer) -> None:
         memory_budget: opt.MemoryBudget = None,
         dask: opt.Dask = None,
         no_maps: opt.NoMaps = False,
+        cell_series: Annotated[bool, typer.Option(
+            "--cell-series", help="Stream every cell's status and satellites in view at every "
+            "step into cells_series.zarr (chunked, compressed).")] = False,
         quiet: opt.Quiet = False,
         profile: opt.Profile = False,
     ) -> None:
@@ -110,5 +114,6 @@ def register(app: typer.Typer) -> None:
             resolution=resolution, start=start, duration=duration, step=step,
             min_elevation=min_elevation, gso_exclusion=gso_exclusion, strategy=strategy,
             seed=seed, edition=edition, policy=policy, network=network, rtt_every=rtt_every,
-            memory_budget=memory_budget, dask=dask, maps=not no_maps, out=out)
+            memory_budget=memory_budget, dask=dask, maps=not no_maps, cell_series=cell_series,
+            out=out)
         execute(sc, out, quiet=quiet, profile=profile)

@@ -16,6 +16,7 @@ update per step, pure mergeable partials, finalize to tables.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from ..policy import BLOCKED, SERVED, UNCOVERED
 from ..results import RunTables
@@ -57,16 +58,17 @@ def run(
     *,
     phase: Callable[[str], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    sink: Callable[[Any], None] | None = None,
 ) -> RunTables:
     """Prepare, simulate and finalize ``scenario``; its tables (nothing is written).
 
     ``phase(name)`` is called as each phase starts; ``progress(done, total)`` with simulated
-    steps.
+    steps; ``sink`` receives streamed blocks (``outputs.cell_series``; see `simulate`).
     """
     ctx = prepare(scenario, phase=phase)
     if phase is not None:
         phase("simulating")
-    result = simulate(ctx, progress=progress)
+    result = simulate(ctx, progress=progress, sink=sink)
     if phase is not None:
         phase("building tables")
     return finalize(ctx, result)

@@ -505,7 +505,8 @@ def prepare(
                          f"{health.summary()}")
     names = list(stage_names) if stage_names is not None else (
         ["coverage", "policy"] + (["network"] if scenario.network.enabled else [])
-        + (["capacity"] if scenario.capacity.enabled else []))
+        + (["capacity"] if scenario.capacity.enabled else [])
+        + (["cell_series"] if scenario.outputs.cell_series else []))
     say("preparing stages")
     with clock.timed("stages"):
         ctx.stages = make_stages(ctx, names)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..coverage import iter_coverage, weighted_percentile
+from ..errors import InputError
 from ..ground import cells_to_str
 from ..policy import service_status
 from ..policy.rules import STATUS_CODES
@@ -52,6 +53,7 @@ class ChunkResult:
 
     segments: tuple[Segment, ...]
     stage_names: tuple[str, ...]
+    streams: tuple[Any, ...] = ()  # blocks of streaming stages, for a sink; never merged
 
     def merge(self, other: ChunkResult, concat: Callable[[str, Any, Any], Any]) -> ChunkResult:
         segs = sorted(self.segments + other.segments, key=lambda s: s.first)
@@ -127,8 +129,10 @@ def run_chunk(ctx: RunContext, window: slice) -> ChunkResult:
     for step in iter_steps(ctx, slice(start, stop)):
         for _, acc in accs:
             acc.update(step)
-    parts = {name: acc.result() for name, acc in accs}
-    return ChunkResult((Segment(start, stop - 1, parts),), tuple(n for n, _ in accs))
+    streaming = {s.name for s in ctx.stages if getattr(s, "streaming", False)}
+    parts = {name: acc.result() for name, acc in accs if name not in streaming}
+    streams = tuple(acc.result() for name, acc in accs if name in streaming)
+    return ChunkResult((Segment(start, stop - 1, parts),), tuple(parts), streams)
 
 
 class _Merge:
@@ -163,8 +167,24 @@ def simulate(
     ctx: RunContext,
     *,
     progress: Callable[[int, int], None] | None = None,
+    sink: Callable[[Any], None] | None = None,
 ) -> ChunkResult:
-    """Run all time chunks of ``ctx`` (locally or on Dask, per ``run.dask``) and merge them."""
+    """Run all time chunks of ``ctx`` (locally or on Dask, per ``run.dask``) and merge them.
+
+    ``sink`` receives the blocks of streaming stages (``cell_series``) as each chunk arrives,
+    e.g. a `skyfence.outputs.ZarrSeriesWriter`; they are not kept.
+    """
+    streaming = [s.name for s in ctx.stages if getattr(s, "streaming", False)]
+    if streaming and sink is None:
+        raise InputError(f"the stages {', '.join(streaming)} stream their results: give a sink "
+                         "(e.g. skyfence.outputs.ZarrSeriesWriter)", "sink")
+
+    def consume(part: ChunkResult) -> ChunkResult:
+        if sink is not None:
+            for block in part.streams:
+                sink(block)
+        return ChunkResult(part.segments, part.stage_names)
+
     windows = split_evenly(ctx.n_steps, ctx.scenario.run.chunk_steps)
     runner = make_runner(ctx.scenario.run.dask, n_workers=ctx.scenario.run.workers)
     done = {"steps": 0}
@@ -175,7 +195,7 @@ def simulate(
             progress(done["steps"], ctx.n_steps)
 
     t0 = time.perf_counter()
-    result = runner.map_reduce(_ChunkFn(ctx), windows, _Merge(ctx), on_done, context=ctx)
+    result = runner.map_reduce(_ChunkFn(ctx), windows, _Merge(ctx), on_done, consume=consume)
     ctx.timings.add("simulation", time.perf_counter() - t0)
     if result is None:
         raise ValueError("no time steps to run")
@@ -205,7 +225,8 @@ def finalize(ctx: RunContext, result: ChunkResult) -> RunTables:
     """The run's tables (`skyfence.results.RunTables`) from its merged partials."""
     t0 = time.perf_counter()
     seg = result.whole(ctx.n_steps)
-    out = {s.name: s.finalize(ctx, seg.parts[s.name]) for s in ctx.stages}
+    out = {s.name: s.finalize(ctx, seg.parts[s.name]) for s in ctx.stages
+           if s.name in seg.parts}
     tables = _tables(ctx, out)
     ctx.timings.add("tables", time.perf_counter() - t0)
     tables.metadata["timings_s"] = dict(ctx.timings.seconds)

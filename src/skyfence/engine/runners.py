@@ -48,7 +48,7 @@ class ChunkRunner(Protocol):
         merge: Callable[[R, R], R],
         on_done: Callable[[Any], None] | None = None,
         *,
-        context: Any = None,
+        consume: Callable[[R], R] | None = None,
     ) -> R | None:  # pragma: no cover - protocol
         ...
 
@@ -63,11 +63,13 @@ class LocalRunner:
         merge: Callable[[R, R], R],
         on_done: Callable[[Any], None] | None = None,
         *,
-        context: Any = None,
+        consume: Callable[[R], R] | None = None,
     ) -> R | None:
         total: R | None = None
         for chunk in chunks:
             part = fn(chunk)
+            if consume is not None:
+                part = consume(part)
             total = part if total is None else merge(total, part)
             if on_done is not None:
                 on_done(chunk)
@@ -149,7 +151,7 @@ class DaskRunner:
         merge: Callable[[R, R], R],
         on_done: Callable[[Any], None] | None = None,
         *,
-        context: Any = None,
+        consume: Callable[[R], R] | None = None,
     ) -> R | None:
         from dask.distributed import as_completed
 
@@ -174,6 +176,8 @@ class DaskRunner:
                 part = fut.result()
                 chunk = chunk_of.pop(fut.key)
                 fut.release()
+                if consume is not None:
+                    part = consume(part)
                 # The merge is order-free: fold partials as they arrive.
                 total = part if total is None else merge(total, part)
                 if on_done is not None:

@@ -10,6 +10,7 @@ from .capacity_stage import CapacityStage
 from .coverage_stage import CoverageStage
 from .network_stage import NetworkStage
 from .policy_stage import PolicyStage
+from .series_stage import CellSeriesStage
 
 if TYPE_CHECKING:
     from .context import RunContext
@@ -18,7 +19,8 @@ __all__ = ["STAGES", "make_stages"]
 
 #: Every stage by name, in pipeline order.
 STAGES: dict[str, Any] = {"coverage": CoverageStage, "policy": PolicyStage,
-                          "network": NetworkStage, "capacity": CapacityStage}
+                          "network": NetworkStage, "capacity": CapacityStage,
+                          "cell_series": CellSeriesStage}
 
 
 def make_stages(ctx: RunContext, names: Sequence[str]) -> tuple[Any, ...]:

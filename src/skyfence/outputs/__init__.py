@@ -11,15 +11,18 @@ from .geojson import cells_feature_collection, write_geojson
 from .maps import country_borders, plot_cell_map, plot_terminal_timeseries
 from .report import WrittenRun, render_markdown, write_run
 from .tables import TABLE_SUFFIXES, csv_frame, norad_or_null, write_table
+from .zarr import ZarrSeriesWriter, open_series
 
 __all__ = [
     "STATUS_FLAGS",
     "TABLE_SUFFIXES",
     "WrittenRun",
+    "ZarrSeriesWriter",
     "cells_feature_collection",
     "country_borders",
     "csv_frame",
     "norad_or_null",
+    "open_series",
     "plot_cell_map",
     "plot_terminal_timeseries",
     "read_netcdf",
