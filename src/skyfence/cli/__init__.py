@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from ..errors import SkyfenceError
 
@@ -23,6 +24,18 @@ class _Group(TyperGroup):
             # One plain line on stderr (scriptable), exit code 2.
             typer.echo(f"Error: {exc}", err=True)
             raise typer.Exit(2) from exc
+        except TyperException as exc:
+            # typer's (vendored) click usage errors of a command's options (a bad value, a
+            # missing option, an unknown command): one plain line too, exit code 2.
+            if isinstance(exc, (typer.Exit, typer.Abort)) or not hasattr(exc, "format_message"):
+                raise
+            message = " ".join(exc.format_message().split())
+            if not message:  # a group called without arguments shows its help
+                raise
+            sub = getattr(exc, "ctx", None)
+            hint = f" (see: {sub.command_path} --help)" if sub is not None else ""
+            typer.echo(f"Error: {message}{hint}", err=True)
+            raise typer.Exit(int(getattr(exc, "exit_code", 2) or 2)) from exc
 
 
 app = typer.Typer(
