@@ -60,9 +60,8 @@ def test_default_change_is_reported_and_explicit_cells_compared():
 
 
 def test_crimea_gain_area_matches_the_polygon_area():
-    from skyfence.policy._regions import catalogue_resolver
-
     from skyfence.ground import builtin_region
+    from skyfence.policy.regions import catalogue_resolver
 
     res = catalogue_resolver("deu")
     off = PolicyDoc.model_validate({"rules": [{"name": "c", "region": "Crimea",

@@ -338,7 +338,7 @@ def test_policy_region_from_geojson_and_expression(tmp_path):
         "rules": [{"name": "box-off", "region": "box", "action": "off"},
                   {"name": "mainland-on", "region": "ua-minus-crimea", "action": "on"}]}),
         "json").policy()
-    from skyfence.policy._regions import catalogue_resolver
+    from skyfence.policy.regions import catalogue_resolver
 
     cp = compile_policy(doc, catalogue_resolver("deu"))
     out = cp.check_points(["Kyiv", "Lviv", "Simferopol"], [50.45, 49.84, 44.952],
@@ -369,7 +369,7 @@ def test_starlink_blocked_cells_as_policy_regions(tmp_path, shared_data):
         '[[rules]]\nname = "ua-on"\nregion = "Ukraine"\naction = "on"\n'
         '[[rules]]\nname = "geo-off"\nregion = "blocked-geojson"\naction = "off"\n'
         '[[rules]]\nname = "list-off"\nregion = "blocked-list"\naction = "off"\n')
-    from skyfence.policy._regions import catalogue_resolver
+    from skyfence.policy.regions import catalogue_resolver
 
     cp = compile_policy(load_policy_file(pol).policy(), catalogue_resolver("deu"))
     geo, lst = cp.rules[1], cp.rules[2]

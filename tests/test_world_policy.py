@@ -1,7 +1,7 @@
 """The built-in world policy on real boundaries: completeness, sources, history, coasts, borders.
 
 Compiling the world policy resolves every territory of the edition once (about a minute on a
-fresh machine, then cached on disk by `skyfence.policy._regions`).
+fresh machine, then cached on disk by `skyfence.policy.regions`).
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ import h3
 import numpy as np
 
 from ..errors import RegionError
-from .rules import RESOLUTION, RegionResolver, RegionSpec, ResolvedRegion
+from .model import RESOLUTION, RegionResolver, RegionSpec, ResolvedRegion
 
 __all__ = [
     "TERRITORIAL_SEA_KM",

@@ -38,9 +38,10 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import __version__
+import skyfence
+
 from ..errors import AccessError, InputError, ResourceError, SkyfenceError, StoreError
-from ..policy.rules import PolicyDoc, RegionSpec, RuleSpec, format_utc, to_utc_datetime
+from ..policy.model import PolicyDoc, RegionSpec, RuleSpec, format_utc, to_utc_datetime
 from ..policy.store import PolicyStore, PolicyVersion
 from . import runs
 from .checks import CellLookup, check_point_values
@@ -551,7 +552,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     app = FastAPI(
         title="skyfence operator console API",
-        version=__version__,
+        version=skyfence.__version__,
         description=(__doc__ or "").split("\n\n", 1)[1] if __doc__ else "",
         lifespan=lifespan,
         docs_url=None,  # served below with local Swagger UI assets (no CDN)
@@ -570,7 +571,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.get("/api/health", tags=["service"], summary="Liveness (no token needed)")
     async def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+        return {"status": "ok", "version": skyfence.__version__}
 
     @app.get("/api/me", tags=["service"], summary="Who the token belongs to",
              responses=_errors(*AUTH_ERRORS))
@@ -984,10 +985,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
                                "scenario": svc.scenario.name}
         data = m.data
         if data is not None:
-            from .mapview import _iso
-
             out.update({
-                "steps": [_iso(t) for t in data.t_utc], "step_s": data.step_s,
+                "steps": [format_utc(t) for t in data.t_utc], "step_s": data.step_s,
                 "n_cells": data.n_cells, "n_points": data.n_points,
                 "regions": list(data.regions), "network": data.network_enabled,
                 "terminals": [{"index": data.n_cells + k, "name": n,
@@ -1044,9 +1043,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         svc.map.step_index(step)
         _compiled, st, label = _policy_for_map(svc, policy)
         row = st.status[step]
-        from .mapview import _iso
-
-        return {"step": step, "t_utc": _iso(svc.map.require().t_utc[step]), "policy": label,
+        return {"step": step, "t_utc": format_utc(svc.map.require().t_utc[step]), "policy": label,
                 "status": row.astype(int).tolist(),
                 "counts": {"served": int((row == 2).sum()), "blocked": int((row == 1).sum()),
                            "uncovered": int((row == 0).sum())}}

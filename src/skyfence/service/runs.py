@@ -205,7 +205,8 @@ def compute_map(scenario: Scenario, workdir: str | Path | None = None) -> MapDat
             f"point-steps exceeds {MAX_MAP_POINT_STEPS:,}: shorten --duration, lengthen --step "
             "or use fewer / coarser regions")
     names = [f"c{i}" for i in range(n_cell)] + [f"t{i}" for i in range(n_term)]
-    term_speed = np.asarray(ground.terminal_speed_kmh, dtype=np.float64)
+    records = ground.terminals.terminals() if n_term else []
+    term_speed = np.array([t.speed_kmh or 0.0 for t in records], dtype=np.float64)
     terminals = []
     for i, nm in enumerate(names):
         terminals.append({
