@@ -356,7 +356,7 @@ def check(
     if policy is not None and db is not None:
         raise PolicyError("give --policy or --db, not both", "--policy")
     points = parse_ground_points(point, "--point")
-    ids: dict[str, str] = {p.name: p.id for p in points if getattr(p, "id", None)}
+    ids: dict[str, str] = {p.name: p.id for p in points if p.id}
     for item in terminal_id or []:
         nm, sep, tid = item.partition("=")
         if not sep or not nm.strip() or not tid.strip():

@@ -214,9 +214,12 @@ def build_czml(scene: SceneData):
         if not ok.any():
             continue
         samples = np.column_stack([dt[ok], np.round(r_m[k][ok], 1)]).ravel().tolist()
-        pos = (Position(epoch=start, cartesian=samples, referenceFrame="FIXED",
-                        interpolationAlgorithm=InterpolationAlgorithms.LAGRANGE,
-                        interpolationDegree=int(min(5, ok.sum() - 1)))
+        # Sampled positions: the interpolation fields come from czml3's mixin, which its
+        # typed constructor does not list, so the packet is validated from a mapping.
+        pos = (Position.model_validate({
+            "epoch": start, "cartesian": samples, "referenceFrame": "FIXED",
+            "interpolationAlgorithm": InterpolationAlgorithms.LAGRANGE,
+            "interpolationDegree": int(min(5, ok.sum() - 1))})
                if ok.sum() > 1 else Position(cartesian=samples[1:4], referenceFrame="FIXED"))
         packets.append(Packet(id=sid, name=scene.sat_names[k], availability=whole,
                               description=f"Satellite {scene.sat_names[k]}", position=pos,

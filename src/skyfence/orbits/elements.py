@@ -787,6 +787,12 @@ def _check_ranges(
 # OMM records
 
 
+def _skip_space(text: str, pos: int) -> int:
+    """Index of the first non-whitespace character at or after ``pos``."""
+    m = _WHITESPACE_RE.match(text, pos)
+    return pos if m is None else m.end()
+
+
 def _json_objects(text: str, source: str) -> Iterable[tuple[int, Any]]:
     """Yield ``(line number, value)`` for each element of a JSON list (or one JSON object)."""
     # Depth and string caps first: after this the decoder cannot recurse without bound.
@@ -803,7 +809,7 @@ def _json_objects(text: str, source: str) -> Iterable[tuple[int, Any]]:
             msg = "a number with more than 4300 digits"
         return ElementError(f"invalid JSON: {msg}", where=f"{source}:{line}")
 
-    pos = _WHITESPACE_RE.match(body, 0).end()
+    pos = _skip_space(body, 0)
     line = 1 + body.count("\n", 0, pos)
     if body.startswith("{", pos):
         try:
@@ -816,7 +822,7 @@ def _json_objects(text: str, source: str) -> Iterable[tuple[int, Any]]:
         return
     pos += 1  # the '['
     while True:
-        nxt = _WHITESPACE_RE.match(body, pos).end()
+        nxt = _skip_space(body, pos)
         line += body.count("\n", pos, nxt)
         pos = nxt
         if body.startswith("]", pos):
@@ -829,7 +835,7 @@ def _json_objects(text: str, source: str) -> Iterable[tuple[int, Any]]:
                 "nested too deeply")) from None
         yield line, obj
         line += body.count("\n", pos, end)
-        nxt = _WHITESPACE_RE.match(body, end).end()
+        nxt = _skip_space(body, end)
         line += body.count("\n", end, nxt)
         pos = nxt
         if body.startswith(",", pos):
