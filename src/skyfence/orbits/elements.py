@@ -47,7 +47,7 @@ import math
 import os
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -58,7 +58,8 @@ from sgp4.conveniences import sat_epoch_datetime
 from sgp4.exporter import export_tle
 
 from .. import limits
-from ..errors import ElementError
+from ..errors import ElementError, InputError
+from ..timeutil import parse_utc_datetime
 from .constellation import Constellation, ValidationReport
 from .propagate import ERROR_MESSAGES, HILL_RADIUS_KM, NOT_PHYSICAL, not_physical
 
@@ -908,24 +909,14 @@ def _omm_int(fields: Mapping[str, Any], key: str, where: str) -> int:
 
 
 def _omm_epoch(fields: Mapping[str, Any], where: str) -> datetime:
-    value = _omm_value(fields, "EPOCH", where)
-    text = str(value)
+    """EPOCH as a naive UTC `datetime`, read by the one time parser (`skyfence.timeutil`)."""
+    text = str(_omm_value(fields, "EPOCH", where))
     try:
-        epoch = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError:
-        raise ElementError(
-            f"field EPOCH: cannot read {_short(text)} as a UTC time; expected ISO 8601 such as "
-            "2023-05-29T03:41:47.297760",
-            where,
-        ) from None
-    if epoch.tzinfo is not None:
-        epoch = epoch.astimezone(UTC).replace(tzinfo=None)
-    if not 1957 <= epoch.year <= 2056:
-        raise ElementError(
-            f"field EPOCH: {_short(text)} is outside 1957-2056, the years an SGP4 element set can "
-            "carry", where,
-        )
-    return epoch
+        epoch = parse_utc_datetime(text, "EPOCH", years=(1957, 2056),
+                                   why="the years an SGP4 element set can carry")
+    except InputError as exc:
+        raise ElementError(f"field EPOCH: {exc.message}", where) from None
+    return epoch.replace(tzinfo=None)
 
 
 def _omm_record(fields: Mapping[str, Any], where: str) -> _Record:
