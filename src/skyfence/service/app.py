@@ -1152,18 +1152,16 @@ def _cells_region(svc: Service, store: PolicyStore, p: Principal, body: RequestI
     """The policy region (kind ``cells``) holding a request's cells, added when missing."""
     import hashlib
 
-    import h3
+    from ..ground import cell_resolution, cells_to_str, parse_cell
 
     cells = []
     for i, c in enumerate(body.cells or []):
-        text = c.strip().lower()
-        if not h3.is_valid_cell(text):
-            raise InputError(f"{c!r} is not an H3 cell", f"cells[{i}]")
-        if h3.get_resolution(text) > 5:
-            raise InputError(f"cell {c} has resolution {h3.get_resolution(text)}; service is "
-                             "decided per res-5 cell: give cells of resolution <= 5",
-                             f"cells[{i}]")
-        cells.append(text)
+        cell = np.array([parse_cell(c, f"cells[{i}]")], dtype=np.uint64)  # the one H3 parser
+        res = int(cell_resolution(cell)[0])
+        if res > 5:
+            raise InputError(f"cell {c} has resolution {res}; service is decided per res-5 "
+                             "cell: give cells of resolution <= 5", f"cells[{i}]")
+        cells.extend(cells_to_str(cell))
     cells = sorted(set(cells))
     name = "cells-" + hashlib.sha256(",".join(cells).encode()).hexdigest()[:12]
     try:

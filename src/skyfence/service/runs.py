@@ -430,10 +430,10 @@ def whatif_policies(scenario: Scenario, doc_a: PolicyDoc, doc_b: PolicyDoc, *, l
     ``policy-diff.csv`` (`skyfence.policy.diff.diff_policies` at ``at``, every cell either
     policy names, worldwide). Returns a JSON-ready summary.
     """
-    import h3
     import pandas as pd
 
     from ..engine import finalize, prepare, simulate
+    from ..ground import as_cells
     from ..outputs.geojson import cells_feature_collection
     from ..policy.diff import diff_policies, rule_changes
 
@@ -475,7 +475,7 @@ def whatif_policies(scenario: Scenario, doc_a: PolicyDoc, doc_b: PolicyDoc, *, l
     cb_cells = tb.cells[["h3_cell", "served_share", "rule_at_end"]]
     cells = ca_cells.merge(cb_cells, on="h3_cell", suffixes=("_a", "_b"))
     changed = cells[~np.isclose(cells["served_share_a"], cells["served_share_b"])]
-    ids = np.array([h3.str_to_int(h) for h in changed["h3_cell"]], dtype=np.uint64)
+    ids = as_cells(changed["h3_cell"].to_numpy(dtype=str))
     delta = changed["served_share_b"].to_numpy() - changed["served_share_a"].to_numpy()
     files.append(_write_geojson(cells_feature_collection(ids, {
         "region": changed["region"].to_numpy(object),
