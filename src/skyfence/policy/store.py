@@ -374,7 +374,9 @@ class AuditReport:
 
     ``notes`` are facts that are not tampering (a writer killed between its commit and the
     anchor update; an anchor signature that cannot be checked without the key); ``anchor`` is
-    the anchor file's path (None for an in-memory store).
+    the anchor file's path (None for an in-memory store) and ``anchor_state`` what became of
+    it: ``"matches entry N (signed)"``, ``"... (unsigned)"``, ``"missing"``, ``"does not
+    match"``, ``"unreadable"`` or ``""`` when it was not checked.
     """
 
     entries: int
@@ -382,6 +384,7 @@ class AuditReport:
     findings: tuple[AuditFinding, ...]
     notes: tuple[str, ...] = ()
     anchor: str | None = None
+    anchor_state: str = ""
 
     @property
     def ok(self) -> bool:
@@ -1602,29 +1605,42 @@ class PolicyStore:
                                                  "records it (row deleted)"))
         head_seq = int(rows[-1]["seq"]) if rows else 0
         head = prev
+        anchor_state = ""
         if check_anchor:
             meta = self._meta(c)
             parsed, problem = anchor
             if problem is not None:
                 findings.append(AuditFinding("anchor", None, problem))
+                anchor_state = "unreadable"
             elif parsed is None:
+                anchor_state = "missing"
                 if rows or meta.get("anchor") == "required":
                     legacy = meta.get("anchor") != "required"
                     findings.append(AuditFinding("anchor", None, (
                         f"anchor file {self.anchor_path} missing: truncation and rollback "
                         "cannot be ruled out" + (" (the store predates anchoring; its next "
                                                  "write creates the anchor)" if legacy else ""))))
+                else:
+                    anchor_state = "none yet (an empty store)"
             else:
                 problems, more = self._anchor_problems(parsed, meta, (head_seq, head), hashes)
                 findings.extend(AuditFinding("anchor", None, p) for p in problems)
                 notes.extend(more)
+                if problems:
+                    anchor_state = "does not match"
+                else:
+                    signed = ("signed, signature checked" if self._key is not None
+                              else "signed, signature not checked" if "mac" in parsed
+                              else "unsigned")
+                    anchor_state = f"matches entry {head_seq} ({signed})"
         if expected_head is not None and expected_head != head:
             findings.append(AuditFinding("audit", None, f"head {head[:16]}... differs from "
                                          f"the expected {str(expected_head)[:16]}... (log "
                                          "truncated or rewritten)"))
         return AuditReport(entries=len(rows), head=head, findings=tuple(findings),
                            notes=tuple(notes),
-                           anchor=None if self.anchor_path is None else str(self.anchor_path))
+                           anchor=None if self.anchor_path is None else str(self.anchor_path),
+                           anchor_state=anchor_state)
 
 
 def verify_store(path: str | Path, *, expected_head: str | None = None,
