@@ -41,6 +41,7 @@ of CCSDS 502.0-B-3 as CelesTrak publishes them
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -336,6 +337,13 @@ def parse_tle_text(
     ``"0 "`` prefix of Space-Track's 3LE. Lines must have exactly 69 columns (trailing spaces
     and carriage returns are ignored).
 
+    Hypatia's ``tles.txt`` starts with a header ``N_ORBITS N_SATS_PER_ORBIT``: a first
+    non-blank line of exactly two positive integers is read as that header when their product
+    equals the number of element sets that follow (any other count is an error naming the
+    header's line); the satellites, in file order, are then orbit-major (satellite ``k`` is in
+    plane ``k // N_SATS_PER_ORBIT``, slot ``k % N_SATS_PER_ORBIT``), which sets
+    ``Constellation.plane`` and ``slot`` when every element set loads.
+
     Parameters
     ----------
     text : str
@@ -350,6 +358,10 @@ def parse_tle_text(
     lines = _LINE_BREAK_RE.split(text)
     if lines and not lines[-1]:
         lines.pop()  # the break ending the last line starts no line
+    header = _hypatia_header(lines)
+    if header is not None:
+        lines = list(lines)
+        lines[header[0]] = ""  # read as a blank line: every other line keeps its number
     records: list[_Record] = []
     skipped: list[tuple[str, str]] = []
     n_records = 0
@@ -363,15 +375,52 @@ def parse_tle_text(
         try:
             rec, i = _read_tle_record(lines, i, source)
         except _RecordError as exc:
+            error = exc.error
+            if (n_records == 1 and header is None and _NUMBERS_LINE_RE.fullmatch(raw)
+                    and not raw.startswith(("1 ", "2 "))):
+                # numbers only, no TLE after them: a header that is not Hypatia's
+                error = ElementError(
+                    f"the first line {raw.strip()[:40]!r} is neither a satellite name followed "
+                    "by a TLE nor Hypatia's header (exactly two positive integers N_ORBITS "
+                    "N_SATS_PER_ORBIT, whose product is the number of element sets)",
+                    f"{source}:{i + 1}")
             if not skip_invalid:
-                raise exc.error from None
-            skipped.append((exc.error.where or source, exc.error.message))
+                raise error from None
+            skipped.append((error.where or source, error.message))
             i = exc.resume
             continue
         records.append(rec)
+    if header is not None:
+        at, n_orbits, n_per = header
+        if n_records != n_orbits * n_per:
+            raise ElementError(
+                f"the header {n_orbits} {n_per} (Hypatia's N_ORBITS N_SATS_PER_ORBIT) promises "
+                f"{n_orbits} x {n_per} = {n_orbits * n_per} element sets, but {n_records} "
+                "follow", where=f"{source}:{at + 1}")
     if n_records == 0:
         raise ElementError(f"the file is empty: no element sets ({_GROUP_HINT})", where=source)
-    return _assemble(records, skipped, n_records, source, name)
+    const = _assemble(records, skipped, n_records, source, name)
+    if header is not None and len(const) == n_records:
+        k = np.arange(n_records, dtype=np.int64)
+        const = dataclasses.replace(const, plane=k // header[2], slot=k % header[2])
+    return const
+
+
+_HYPATIA_HEADER_RE = re.compile(r"\s*([0-9]{1,9})\s+([0-9]{1,9})\s*")
+_NUMBERS_LINE_RE = re.compile(r"[0-9\s+-]+")
+
+
+def _hypatia_header(lines: list[str]) -> tuple[int, int, int] | None:
+    """``(line index, n_orbits, n_sats_per_orbit)`` when the first non-blank line is exactly
+    two positive integers (Hypatia's ``tles.txt`` header), else None."""
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        m = _HYPATIA_HEADER_RE.fullmatch(line)
+        if m is None or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+            return None
+        return i, int(m.group(1)), int(m.group(2))
+    return None
 
 
 def parse_omm_json(
