@@ -361,7 +361,7 @@ def test_out_of_range_tle_fields(rec, start, stop, value, message) -> None:
     ("INCLINATION", -1, "inclination -1.0 deg (INCLINATION) is outside 0 to 180 deg"),
     ("MEAN_MOTION", 0, "mean motion 0.0 rev/day (MEAN_MOTION) must be greater than 0"),
     ("MEAN_ANOMALY", 400, "mean anomaly 400.0 deg (MEAN_ANOMALY) is outside 0 to 360 deg"),
-    ("EPOCH", "2020-13-01T00:00:00", "field EPOCH: cannot read '2020-13-01T00:00:00'"),
+    ("EPOCH", "2020-13-01T00:00:00", "field EPOCH: cannot read time '2020-13-01T00:00:00'"),
     ("EPOCH", "1900-01-01T00:00:00", "outside 1957-2056"),
     ("MEAN_MOTION", "fast", "field MEAN_MOTION: cannot read 'fast' as a number"),
     ("BSTAR", None, "missing field BSTAR"),

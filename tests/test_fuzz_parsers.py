@@ -50,25 +50,24 @@ def test_fuzz_targets_reach_valid_inputs():
         str(v) for v in OMM_RECORD.values()) + "\n")
 
 
-@pytest.mark.xfail(strict=True, raises=IndexError,
-                   reason="ground.region_from_geojson: IndexError on an empty "
-                          "GeometryCollection (reported to the lead; ground/ is not this "
-                          "helper's to edit). Remove this mark when ground raises RegionError.")
 def test_geojson_empty_geometry_collection_is_a_region_error():
     from skyfence.errors import RegionError
     from skyfence.ground import region_from_geojson
 
-    with pytest.raises(RegionError):
+    with pytest.raises(RegionError, match="empty GeometryCollection"):
         region_from_geojson({"type": "GeometryCollection", "geometries": []})
+    nested = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {
+        "type": "GeometryCollection", "geometries": [
+            {"type": "GeometryCollection", "geometries": []}]}}]}
+    with pytest.raises(RegionError, match=r"features\[0\]\.geometry\.geometries\[0\]: "
+                       "empty GeometryCollection"):
+        region_from_geojson(nested)
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError,
-                   reason="ground.region_from_geojson: OverflowError on a coordinate integer "
-                          "beyond the float range (reported to the lead).")
 def test_geojson_huge_integer_coordinate_is_a_region_error():
     from skyfence.errors import RegionError
     from skyfence.ground import region_from_geojson
 
     ring = [[10**400, 0], [1, 0], [1, 1], [0, 1], [10**400, 0]]
-    with pytest.raises(RegionError):
+    with pytest.raises(RegionError, match=r"coordinates\[0\]: .* beyond the float range"):
         region_from_geojson({"type": "Polygon", "coordinates": [ring]})

@@ -491,3 +491,49 @@ def test_directory_as_a_scenario_and_defaults(tmp_path: Path) -> None:
     res = runner.invoke(app, ["hypatia", "dynamic-state", str(d), "--duration", "1s",
                               "--step", "1s", "--out", str(tmp_path / "s2"), "--quiet"])
     assert res.exit_code == 2 and "above max_isl_length_m" in res.output
+
+
+def test_tles_txt_loads_as_an_element_file_with_its_planes(tiny: Path, tmp_path: Path) -> None:
+    from skyfence.errors import ElementError
+    from skyfence.orbits import load_constellation, load_elements
+
+    # written by skyfence's own Hypatia writer: "N_ORBITS N_SATS_PER_ORBIT", then 3-line sets
+    write_hypatia_dir(read_hypatia_dir(tiny), tmp_path / "copy")
+    tles = tmp_path / "copy" / "tles.txt"
+    assert tles.read_text().splitlines()[0] == f"{N_ORB} {N_PER}"
+    for const in (load_elements(tles), load_constellation(str(tles))):
+        assert len(const) == N_SAT and const.report.n_records == N_SAT
+        assert const.names[:2] == ("Tiny 0", "Tiny 1")
+        # orbit-major, as the header says: plane k holds satellites k*N_PER .. k*N_PER+7;
+        # checked against the elements themselves: plane k's RAAN is k * 360 / N_ORB
+        assert const.plane.tolist() == [k // N_PER for k in range(N_SAT)]
+        assert const.slot.tolist() == [k % N_PER for k in range(N_SAT)]
+        raan = np.degrees([s.nodeo for s in const.satrecs])
+        np.testing.assert_allclose(raan, const.plane * 360.0 / N_ORB, atol=1e-3)
+    res = runner.invoke(app, ["constellation", "info", str(tles)])
+    assert res.exit_code == 0, res.output
+    assert f"{N_SAT} satellites" in res.output
+    assert f"planes (stated by the file): {N_ORB} x {N_PER} satellites" in res.output
+
+    # the header must count the element sets that follow, else an error naming its line
+    lines = tles.read_text().splitlines()
+    short = tmp_path / "short.txt"
+    short.write_text("\n".join(lines[:-3]) + "\n")
+    with pytest.raises(ElementError, match=rf"short\.txt:1: the header {N_ORB} {N_PER} .* "
+                       rf"promises {N_ORB} x {N_PER} = {N_SAT} element sets, but "
+                       rf"{N_SAT - 1} follow"):
+        load_elements(short)
+    res = runner.invoke(app, ["constellation", "info", str(short)])
+    assert res.exit_code == 2 and "short.txt:1:" in res.output
+    # only exactly two positive integers make a header: anything else is a bad first line
+    for first in ("0 48", f"{N_ORB} {N_PER} 1", f"{N_ORB}"):
+        bad = tmp_path / "bad.txt"
+        bad.write_text("\n".join([first, *lines[1:]]) + "\n")
+        with pytest.raises(ElementError, match=r"bad\.txt:1: the first line .* neither a "
+                           r"satellite name followed by a TLE nor Hypatia's header"):
+            load_elements(bad)
+    # without the header the same sets load with their planes unknown
+    plain = tmp_path / "plain.txt"
+    plain.write_text("\n".join(lines[1:]) + "\n")
+    const = load_elements(plain)
+    assert len(const) == N_SAT and (const.plane == -1).all()

@@ -183,7 +183,7 @@ def test_store_workflow(tmp_path, monkeypatch):
     raw.commit()
     raw.close()
     res = runner.invoke(app, ["policy", "verify"])
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "decisions#2: row differs from audit entry" in res.output
 
 
@@ -225,3 +225,41 @@ def test_help_lists_the_commands():
 
 def test_default_policy_path_exists():
     assert Path(default_policy_path()).is_file()
+
+
+def test_apply_refuses_a_sweeping_version_unless_allowed(tmp_path):
+    import sqlite3 as sq
+
+    db = tmp_path / "s.sqlite"
+    first = tmp_path / "first.toml"
+    first.write_text('[[rules]]\nname = "kyiv-off"\ncells = ["851e6387fffffff"]\n'
+                     'action = "off"\n', encoding="utf-8")
+    empty = tmp_path / "empty.toml"
+    empty.write_text('default_action = "on"\n', encoding="utf-8")
+    res = _run(["policy", "apply", str(first), "--by", "lead", "--db", str(db)])
+    assert res.exit_code == 0 and "stored default v1" in res.output, res.output
+
+    def rows() -> tuple[int, int]:
+        c = sq.connect(db)
+        try:
+            return (c.execute("SELECT COUNT(*) FROM policy_versions").fetchone()[0],
+                    c.execute("SELECT COUNT(*) FROM audit").fetchone()[0])
+        finally:
+            c.close()
+
+    before = rows()
+    res = runner.invoke(app, ["policy", "apply", str(empty), "--by", "lead", "--db", str(db)])
+    assert res.exit_code == 2
+    errors = [ln for ln in res.output.splitlines() if ln.startswith("Error:")]
+    assert len(errors) == 1, res.output
+    assert "removes every rule (kyiv-off)" in errors[0] and "--allow-sweeping" in errors[0]
+    assert rows() == before  # nothing stored
+    res = _run(["policy", "apply", str(empty), "--by", "lead", "--allow-sweeping", "--db",
+                str(db)])
+    assert res.exit_code == 0, res.output
+    assert "stored default v2" in res.output
+    assert "sweeping change allowed: this version of 'default' changes service everywhere" \
+        in res.output
+    assert rows() == (before[0] + 1, before[1] + 1)
+    shown = _run(["policy", "versions", "--db", str(db)]).output.splitlines()
+    assert "sweeping: " in shown[-1] and "removes every rule (kyiv-off)" in shown[-1]

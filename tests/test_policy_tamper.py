@@ -367,13 +367,128 @@ def test_cli_verify_reports_and_leaves_file_identical(tmp_path):
     _restore_triggers(db)
     before = _digest(db)
     res = runner.invoke(app, ["policy", "verify", "--db", str(db)])
-    assert res.exit_code == 1 and "truncated" in res.output
+    assert res.exit_code == 2 and "truncated" in res.output
     assert _digest(db) == before
     empty = tmp_path / "empty.sqlite"
     empty.touch()
     res = runner.invoke(app, ["policy", "verify", "--db", str(empty)])
     assert res.exit_code in (1, 2) and "empty file" in res.output
     assert empty.read_bytes() == b""
+
+
+def _errors(output: str) -> list[str]:
+    return [ln for ln in output.splitlines() if ln.startswith("Error:")]
+
+
+def test_cli_verify_prints_the_anchor_state_and_notes(tmp_path):
+    db = tmp_path / "p.sqlite"
+    _populate(db, n=1)
+    res = runner.invoke(app, ["policy", "verify", "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    assert f"anchor: {db}{ANCHOR_SUFFIX}: matches entry 3 (unsigned)" in res.output
+    # a writer killed after writing its pending anchor but before its commit: a note, not a
+    # failure (the next write settles the anchor)
+    anchor_path = Path(str(db) + ANCHOR_SUFFIX)
+    anchor = json.loads(anchor_path.read_text())
+    anchor["pending"] = {"seq": anchor["seq"] + 1, "head": "f" * 64}
+    anchor_path.write_text(json.dumps(anchor))
+    before = _digest(db)
+    res = runner.invoke(app, ["policy", "verify", "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    assert "note: a write was interrupted before its commit (entry 4 was never stored)" in \
+        res.output
+    assert _digest(db) == before
+
+
+def test_cli_verify_failure_is_one_error_line_and_exit_2(tmp_path):
+    db = tmp_path / "p.sqlite"
+    _populate(db, n=2)
+    _attack_edit(db)
+    _restore_triggers(db)
+    before = _digest(db)
+    res = runner.invoke(app, ["policy", "verify", "--db", str(db)])
+    assert res.exit_code == 2
+    errors = _errors(res.output)
+    assert len(errors) == 1 and "does not verify: 1 finding" in errors[0], res.output
+    assert "requests#2: row differs from audit entry" in errors[0]
+    assert "  requests#2: row differs" in res.output  # every finding listed above it
+    assert _digest(db) == before
+
+
+def test_cli_reanchor_after_a_lost_anchor(tmp_path):
+    db = tmp_path / "p.sqlite"
+    _populate(db, n=1)
+    Path(str(db) + ANCHOR_SUFFIX).unlink()
+    res = runner.invoke(app, ["policy", "verify", "--db", str(db)])
+    assert res.exit_code == 2 and "anchor: " in res.output and ": missing" in res.output
+    assert len(_errors(res.output)) == 1 and "missing" in _errors(res.output)[0]
+    res = runner.invoke(app, ["policy", "verify", "--reanchor", "--by", "ops", "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    head = verify_store(db).head
+    assert f"re-anchored by ops: head {head} (entry 3); before: anchor missing" in res.output
+    assert "OK: 3 audit entries" in res.output and "matches entry 3" in res.output
+    assert verify_store(db).ok
+    with _store(db) as s:  # writes work again
+        s.file_request(by="x", region="Crimea", action="on", why="w", at="2022-09-05")
+    assert verify_store(db).ok
+
+
+def test_cli_reanchor_refuses_a_damaged_store_and_a_rollback_without_the_head(tmp_path):
+    db = tmp_path / "p.sqlite"
+    _populate(db, n=2)
+    # a row edited: never re-anchored, whatever --expect-head says
+    edited = tmp_path / "edited.sqlite"
+    shutil.copyfile(db, edited)
+    shutil.copyfile(str(db) + ANCHOR_SUFFIX, str(edited) + ANCHOR_SUFFIX)
+    _attack_edit(edited)
+    _restore_triggers(edited)
+    before = _digest(edited)
+    head = verify_store(edited).head
+    res = runner.invoke(app, ["policy", "verify", "--reanchor", "--expect-head", head,
+                              "--db", str(edited)])
+    assert res.exit_code == 2 and len(_errors(res.output)) == 1, res.output
+    assert "refusing to re-anchor: the store itself does not verify" in res.output
+    assert _digest(edited) == before
+    # truncated (as a rollback to an older copy looks): the anchor disagrees; re-anchoring
+    # needs the head the operator trusts
+    _attack_truncate(db)
+    _restore_triggers(db)
+    before = _digest(db)
+    res = runner.invoke(app, ["policy", "verify", "--reanchor", "--db", str(db)])
+    assert res.exit_code == 2 and len(_errors(res.output)) == 1, res.output
+    current = verify_store(db).head
+    assert "anchor file disagrees" in res.output and f"--expect-head {current}" in res.output
+    res = runner.invoke(app, ["policy", "verify", "--reanchor", "--expect-head", "0" * 64,
+                              "--db", str(db)])
+    assert res.exit_code == 2 and "differs from the expected" in res.output
+    assert _digest(db) == before
+    res = runner.invoke(app, ["policy", "verify", "--reanchor", "--expect-head", current,
+                              "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    assert "before: anchor does not match" in res.output
+    assert verify_store(db).ok and verify_store(db).head == current
+
+
+def test_cli_reanchor_needs_an_admin_token_once_the_store_has_users(tmp_path):
+    from skyfence.service.users import UserStore
+
+    db = tmp_path / "p.sqlite"
+    _populate(db, n=1)
+    with UserStore(db) as us:
+        _, admin = us.add_user("ada", "admin", by="test")
+        _, viewer = us.add_user("vic", "viewer", by="test")
+    Path(str(db) + ANCHOR_SUFFIX).unlink()
+    for token, message in ((None, "token"), (viewer, "admin")):
+        args = ["policy", "verify", "--reanchor", "--db", str(db)]
+        res = runner.invoke(app, args + (["--token", token] if token else []), env={
+            "SKYFENCE_TOKEN": ""})
+        assert res.exit_code == 2 and len(_errors(res.output)) == 1, res.output
+        assert message in _errors(res.output)[0]
+        assert not Path(str(db) + ANCHOR_SUFFIX).exists()
+    res = runner.invoke(app, ["policy", "verify", "--reanchor", "--token", admin, "--db",
+                              str(db)])
+    assert res.exit_code == 0, res.output
+    assert "re-anchored by ada" in res.output and verify_store(db).ok
 
 
 # ------------------------------------------------------------------------------------------

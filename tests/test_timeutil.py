@@ -116,3 +116,43 @@ def test_format_utc_round_trips() -> None:
     assert format_utc_array(t).tolist() == ["2022-09-01T00:00:00Z", "2022-09-01T00:00:01Z"]
     assert format_utc_array(t, "ms").tolist()[1] == "2022-09-01T00:00:01.500Z"
     assert format_utc_array(np.array(["NaT"], "datetime64[ns]")).tolist() == [""]
+
+
+def test_parse_time_array_forms_and_errors() -> None:
+    from datetime import UTC, datetime
+
+    from skyfence.timeutil import parse_time_array
+
+    ref = np.array(["2022-09-01T12:00:00", "2022-09-01T12:00:01.5"], "datetime64[ns]")
+    # text, aware datetimes, a datetime64 array of another unit: one datetime64[ns] 1-D array
+    assert (parse_time_array(["2022-09-01T12:00:00Z", "2022-09-01T14:00:01.5+02:00"]) == ref
+            ).all()
+    assert (parse_time_array([datetime(2022, 9, 1, 12, tzinfo=UTC)]) == ref[:1]).all()
+    assert parse_time_array(ref.astype("datetime64[ms]")).dtype == np.dtype("datetime64[ns]")
+    assert parse_time_array("2022-09-01T12:00:00Z").shape == (1,)
+    assert parse_time_array(np.zeros(0, "datetime64[s]")).size == 0
+    # the first bad element is named; a day-unit date beyond 2261 is caught before any cast
+    # to ns could wrap around silently
+    with pytest.raises(InputError, match=r"t_utc\[1\]: cannot read time 'soon'"):
+        parse_time_array(["2022-09-01", "soon"])
+    with pytest.raises(InputError, match=r"t_utc\[1\]: .*NaT"):
+        parse_time_array(np.array(["2022-09-01", "NaT"], "datetime64[s]"))
+    with pytest.raises(InputError, match=r"t_utc\[0\]: .*outside 1678-2261"):
+        parse_time_array(np.array(["3000-01-01"], "datetime64[D]"))
+
+
+def test_parse_utc_datetime_year_bounds() -> None:
+    from datetime import datetime
+
+    kw = {"years": (1957, 2056), "why": "the years an SGP4 element set can carry"}
+    assert parse_utc_datetime("2056-12-31T23:59:59Z", "EPOCH", **kw).year == 2056
+    # inside the general range but outside the bounds, and far beyond it (year 9999): the
+    # bounds' message, with the instant as ISO text
+    for text in ("1956-12-31T23:59:59Z", "9999-12-31T00:00:00Z"):
+        with pytest.raises(InputError, match=rf"EPOCH: {text} is outside 1957-2056, the years"):
+            parse_utc_datetime(text, "EPOCH", **kw)
+    with pytest.raises(InputError, match="outside 1957-2056"):
+        parse_utc_datetime(datetime(2100, 1, 1), "at", years=(1957, 2056))
+    # an offset that pushes an instant off the calendar is an error, not an OverflowError
+    with pytest.raises(InputError, match="cannot read time"):
+        parse_utc_datetime("0001-01-01T00:00:00+01:00")

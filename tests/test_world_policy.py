@@ -165,6 +165,20 @@ def test_border_cells_follow_the_restrictive_rule(world, world_doc):
             assert bool(ev_m.served[0, i]) == (shares["Poland"] > shares["Russia"]), terr[i]
 
 
+def test_a_neighbour_is_touched_by_land_and_sea_only(world):
+    """Belarus is landlocked: it has no territorial sea, so Polish cells near its border
+    but holding none of its land are Poland's alone (served), while the cell straddling the
+    Bug at Terespol holds Belarusian land and is off (restrictive)."""
+    pts = {"Biala Podlaska West": (52.05, 23.05), "Terespol": (52.075, 23.617)}
+    got = _check(world, pts, "2025-01-01T00:00:00Z")
+    west = got["Biala Podlaska West"]
+    assert [n for n, _ in west.territories] == ["Poland"] and west.served, west
+    terespol = got["Terespol"]
+    assert {n for n, _ in terespol.territories} == {"Poland", "Belarus"}
+    assert all(share > 0 for _, share in terespol.territories)  # land of both, no sea
+    assert not terespol.served and terespol.rule.startswith("BLR:")
+
+
 def test_published_blocked_cells_are_a_dated_rule(world):
     cells = json.loads(BLOCKED_CELLS_JSON.read_text())["cells"]
     sample = [h3.str_to_int(c) for c in cells[::37]]

@@ -49,7 +49,7 @@ import stat
 import tempfile
 import tomllib
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -424,10 +424,8 @@ def check_tree(obj: Any, where: str, *, max_depth: int = MAX_NESTING_DEPTH,
         if depth > max_depth:
             raise error(f"nested deeper than {max_depth} levels (skyfence.limits."
                         "MAX_NESTING_DEPTH)", _path(where, path))
-        if isinstance(node, dict):
-            items = node.items()
-        else:
-            items = enumerate(node)
+        items: Iterable[tuple[Any, Any]] = (node.items() if isinstance(node, dict)
+                                            else enumerate(node))
         for key, value in items:
             for s in (key, value):
                 if isinstance(s, str) and len(s) * 4 > max_string_bytes and (

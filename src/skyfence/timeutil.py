@@ -26,6 +26,7 @@ __all__ = [
     "julian_date_utc",
     "parse_duration",
     "parse_time",
+    "parse_time_array",
     "parse_utc_datetime",
     "time_grid",
 ]
@@ -62,7 +63,14 @@ def _time_error(value: Any, field: str, why: str = "") -> InputError:
                       f"{_EXAMPLE_TIME}", field)
 
 
-def parse_utc_datetime(value: Any, field: str = "time") -> datetime:
+def _instant_text(dt: datetime) -> str:
+    """ISO text of an aware `datetime` of any year (for messages about out-of-range times)."""
+    frac = f".{dt.microsecond:06d}".rstrip("0") if dt.microsecond else ""
+    return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt:%H:%M:%S}{frac}Z"
+
+
+def parse_utc_datetime(value: Any, field: str = "time", *,
+                       years: tuple[int, int] | None = None, why: str = "") -> datetime:
     """The one reader of instants: ISO-8601 text, `datetime`, `date` or ``datetime64`` -> UTC.
 
     Text: ``2022-09-01T12:00:00Z``, an offset (``+02:00``, converted to UTC), a space
@@ -71,6 +79,9 @@ def parse_utc_datetime(value: Any, field: str = "time") -> datetime:
     `datetime` in UTC (microsecond precision). Raises `InputError` naming ``field`` for
     anything else: other types (numbers, booleans), NaT, blank or overlong text, and
     instants outside 1678-2261 (the range of ``datetime64[ns]``).
+
+    ``years = (first, last)`` narrows the accepted range to those calendar years
+    (inclusive); an instant outside them is refused as ``"... is outside first-last, why"``.
     """
     if isinstance(value, np.datetime64):
         if np.isnat(value):
@@ -81,8 +92,11 @@ def parse_utc_datetime(value: Any, field: str = "time") -> datetime:
             raise _time_error(value, field, " (outside 1678-2261)")
         dt = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
     elif isinstance(value, datetime):
-        dt = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        dt = dt.astimezone(UTC)
+        try:
+            dt = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+            dt = dt.astimezone(UTC)
+        except OverflowError:  # an offset pushing year 1 or 9999 out of the calendar
+            raise _time_error(value, field, " (outside 1678-2261)") from None
     elif isinstance(value, date):
         dt = datetime(value.year, value.month, value.day, tzinfo=UTC)
     elif isinstance(value, str):
@@ -93,11 +107,14 @@ def parse_utc_datetime(value: Any, field: str = "time") -> datetime:
             text = text[:-1] + "+00:00"
         try:
             dt = datetime.fromisoformat(text)
-        except ValueError:
+            dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+        except (ValueError, OverflowError):
             raise _time_error(value, field) from None
-        dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
     else:
         raise _time_error(value, field, f" (a {type(value).__name__})")
+    if years is not None and not years[0] <= dt.year <= years[1]:
+        raise InputError(f"{_instant_text(dt)} is outside {years[0]}-{years[1]}"
+                         + (f", {why}" if why else ""), field)
     if not DATETIME64_MIN <= dt < DATETIME64_MAX:
         raise _time_error(value, field, " (outside 1678-2261)")
     return dt
@@ -123,6 +140,39 @@ def parse_time(value: Any, field: str = "time") -> np.datetime64:
             digits = frac.group(1)[6:9].ljust(3, "0")
             t = t + np.timedelta64(int(digits), "ns")
     return t
+
+
+def parse_time_array(values: Any, field: str = "t_utc") -> np.ndarray:
+    """Parse one instant or many into a 1-D UTC ``datetime64[ns]`` array.
+
+    A ``datetime64`` array is checked as a whole (no NaT, within 1678-2261, full precision
+    kept); anything else is read element by element with `parse_time`. Raises `InputError`
+    naming ``field`` (and the index of the first bad element: ``t_utc[3]``).
+    """
+    arr = np.atleast_1d(np.asarray(values)).ravel()
+    if np.issubdtype(arr.dtype, np.datetime64):
+        if arr.size == 0:
+            return arr.astype("datetime64[ns]")
+        nat = np.isnat(arr)
+        if nat.any():
+            i = int(np.flatnonzero(nat)[0])
+            raise _time_error(arr[i], f"{field}[{i}]", " (NaT)")
+        # Compare in the array's own unit (a cast to ns would overflow silently out of range).
+        unit = np.datetime_data(arr.dtype)[0]
+        lo = np.datetime64(DATETIME64_MIN.replace(tzinfo=None), "us")
+        hi = np.datetime64(DATETIME64_MAX.replace(tzinfo=None), "us")
+        if unit not in ("ps", "fs", "as"):
+            lo, hi = lo.astype(arr.dtype), hi.astype(arr.dtype)
+            bad = (arr < lo) | (arr >= hi)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise _time_error(arr[i], f"{field}[{i}]", " (outside 1678-2261)")
+        return arr.astype("datetime64[ns]")
+    if arr.size == 1:
+        return np.array([parse_time(arr[0].item() if isinstance(arr[0], np.generic)
+                                    else arr[0], field)], dtype="datetime64[ns]")
+    return np.array([parse_time(v.item() if isinstance(v, np.generic) else v, f"{field}[{i}]")
+                     for i, v in enumerate(arr)], dtype="datetime64[ns]")
 
 
 def format_utc(value: Any) -> str:

@@ -88,6 +88,10 @@ def constellation_summary(constellation: Constellation) -> dict[str, Any]:
         ]
         out["n_unclustered"] = recovery.n_unclustered
         out["shell_lines"] = format_shells(recovery)
+    if len(c) and not all(c.shell) and bool((c.plane >= 0).all()):
+        # planes stated by the file (Hypatia's header N_ORBITS N_SATS_PER_ORBIT)
+        out["planes"] = {"n_planes": int(np.unique(c.plane).size),
+                         "n_sats_per_plane": int(np.unique(c.slot).size)}
     report = c.report
     if report is not None:
         out["validation"] = {
@@ -112,6 +116,10 @@ def format_summary(summary: dict[str, Any]) -> str:
            else "recovered from the elements")
     lines.append(f"shells ({how}):")
     lines.extend(f"  {line}" for line in summary["shell_lines"] or ["(none)"])
+    planes = summary.get("planes")
+    if planes is not None:
+        lines.append(f"planes (stated by the file): {planes['n_planes']:,} x "
+                     f"{planes['n_sats_per_plane']:,} satellites")
     val = summary.get("validation")
     if val is not None:
         lines.append(f"validation: {val['summary']}")

@@ -15,13 +15,13 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from ..errors import InputError, PolicyError, SiteError
+from ..errors import InputError, PolicyError, SiteError, StoreError
 from ..ground.terminals import Terminal, parse_ground_point, parse_ground_points
 from ..policy import catalogue_resolver
 from ..policy.diff import diff_policies, rule_changes
 from ..policy.io import PolicyFile, dump_policy, load_policy_file
 from ..policy.rules import CompiledPolicy, PolicyDoc, compile_policy, format_utc, to_utc_datetime
-from ..policy.store import PolicyStore
+from ..policy.store import AuditReport, PolicyStore
 
 __all__ = ["app", "db_path", "open_store", "parse_point"]
 
@@ -158,8 +158,17 @@ def apply(
     token: Annotated[str | None, typer.Option(
         "--token", envvar="SKYFENCE_TOKEN", help="An admin's API token (required once the "
         "store has users; see skyfence request --help).")] = None,
+    allow_sweeping: Annotated[bool, typer.Option(
+        "--allow-sweeping", help="Store a version that changes service everywhere (every rule "
+        "removed, or the default action flipped); without it such a version is refused with "
+        "what it would change.")] = False,
 ) -> None:
-    """Store a policy file as a new version (and record the request history it carries)."""
+    """Store a policy file as a new version (and record the request history it carries).
+
+    A version that would change service everywhere (an empty file, one with only a default,
+    a flipped default) is refused unless --allow-sweeping; an allowed sweep is recorded in
+    the version's comment.
+    """
     from ..policy.builtin import load_builtin_or_file
     from ..service.users import identify_cli
 
@@ -167,9 +176,12 @@ def apply(
                        action=f"policy apply {file}").name
     pf = load_builtin_or_file(file)
     with open_store(db, create=True, edition=edition) as store:
+        sweep = store.sweeping_change(pf.policy()) if allow_sweeping else None
         v, created, imported = store.apply_file(pf, by=who, comment=comment,
-                                                source=str(file))
+                                                source=str(file), allow_sweeping=allow_sweeping)
     typer.echo(f"stored {v.label()}" if created else f"unchanged: {v.label()} already holds it")
+    if created and sweep is not None:
+        typer.echo(f"sweeping change allowed: {sweep.describe()}")
     if pf.requests:
         typer.echo(f"history: {imported.requests_added} requests and "
                    f"{imported.decisions_added} decisions added, "
@@ -279,19 +291,81 @@ def verify(
     expect_head: Annotated[str | None, typer.Option(
         "--expect-head", help="Head hash recorded earlier; a different head is reported.")]
     = None,
+    reanchor: Annotated[bool, typer.Option(
+        "--reanchor", help="After a full check of the chain and every row, write a fresh "
+        "anchor for the current head (for a lost, damaged or outdated anchor file). Over an "
+        "anchor that disagrees with the database it needs --expect-head HEAD, the head you "
+        "trust, so a rollback is never accepted silently. Admin token required once the store "
+        "has users.")] = False,
+    token: Annotated[str | None, typer.Option(
+        "--token", envvar="SKYFENCE_TOKEN", help="An admin's API token (for --reanchor once "
+        "the store has users).")] = None,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="Who re-anchors, in a store without users (default $USER).")] = None,
 ) -> None:
-    """Check the audit chain and every stored row against it; exit 1 when tampered."""
-    with PolicyStore(db_path(db), create=False, resolver=None) as store:
+    """Check the schema, the audit chain, every stored row and the anchor file; never writes
+    (unless --reanchor). Prints the anchor's state and notes (writes interrupted before their
+    anchor update); exits 2 with one Error line when anything does not verify."""
+    path = db_path(db)
+    if reanchor:
+        _reanchor(path, expect_head, token=token, by=by)
+        return
+    with PolicyStore(path, create=False, resolver=None) as store:
         report = store.verify(expected_head=expect_head)
+    _print_report(report)
+    if not report.ok:
+        _fail(path, report)
+
+
+def _print_report(report: AuditReport) -> None:
+    """The findings (stderr), then the anchor's state and the notes."""
     if report.ok:
         typer.echo(f"OK: {report.entries} audit entries, head {report.head}")
-        return
-    typer.echo(f"TAMPERED: {len(report.findings)} findings in {report.entries} audit entries",
-               err=True)
     for f in report.findings:
         typer.echo(f"  {f}", err=True)
-    raise typer.Exit(1)
+    if report.anchor is not None and report.anchor_state:
+        typer.echo(f"anchor: {report.anchor}: {report.anchor_state}")
+    for note in report.notes:
+        typer.echo(f"note: {note}")
 
+
+def _fail(path: Path, report: AuditReport) -> None:
+    n = len(report.findings)
+    raise StoreError(f"{path} does not verify: {n} finding{'s' if n != 1 else ''} in "
+                     f"{report.entries} audit entries (first: {report.findings[0]})")
+
+
+def _reanchor(path: Path, expect_head: str | None, *, token: str | None,
+              by: str | None) -> None:
+    """`PolicyStore.reanchor` after a full check; refuses over a chain or a row that does not
+    verify, and over a disagreeing anchor unless ``expect_head`` names the current head."""
+    from ..service.users import identify_cli
+
+    who = identify_cli(path, token=token, by=_who(by) if by else None, need="admin",
+                       action="policy verify --reanchor").name
+    with PolicyStore(path, create=False, resolver=None) as store:
+        report = store.verify(expected_head=expect_head)
+        others = [f for f in report.findings if f.table != "anchor"]
+        if others:
+            _print_report(report)
+            raise StoreError(f"{path}: refusing to re-anchor: the store itself does not verify "
+                             f"({len(others)} findings; first: {others[0]}); nothing written")
+        disagrees = report.anchor_state in ("does not match", "unreadable")
+        if disagrees and expect_head is None:
+            _print_report(report)
+            raise StoreError(
+                f"{path}: refusing to re-anchor: the anchor file disagrees with the database "
+                f"({report.findings[0].problem}); if the database is the one to trust, give "
+                f"--expect-head {report.head} (its current head, after checking it against a "
+                "copy recorded elsewhere); nothing written")
+        before = report.anchor_state or "none"
+        head = store.reanchor()
+        after = store.verify(expected_head=expect_head)
+    typer.echo(f"re-anchored by {who}: head {head} (entry {after.entries}); before: anchor "
+               f"{before}")
+    _print_report(after)
+    if not after.ok:
+        _fail(path, after)
 
 @app.command("export")
 def export(
@@ -356,7 +430,7 @@ def check(
     if policy is not None and db is not None:
         raise PolicyError("give --policy or --db, not both", "--policy")
     points = parse_ground_points(point, "--point")
-    ids: dict[str, str] = {p.name: p.id for p in points if getattr(p, "id", None)}
+    ids: dict[str, str] = {p.name: p.id for p in points if p.id}
     for item in terminal_id or []:
         nm, sep, tid = item.partition("=")
         if not sep or not nm.strip() or not tid.strip():

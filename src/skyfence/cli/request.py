@@ -21,7 +21,7 @@ from typing import Annotated
 import typer
 
 from ..errors import AccessError, InputError
-from ..policy.store import OUTCOMES
+from ..policy.store import OUTCOMES, parse_request_id
 from .policy import EditionOpt, db_path, open_store
 
 __all__ = ["app"]
@@ -75,8 +75,8 @@ def file_request(
 
 @app.command("decide")
 def decide(
-    request_id: Annotated[int, typer.Argument(help="Request id (see: skyfence request log).",
-                                              min=1, max=2**62)],
+    request_id: Annotated[str, typer.Argument(help="Request id (see: skyfence request log).",
+                                              show_default=False)],
     outcome: Annotated[str, typer.Option("--outcome", help="approved, refused or deferred.")],
     why: Annotated[str, typer.Option("--why", help="Reason for the decision.")],
     at: Annotated[str | None, typer.Option("--at", help="When decided; default now.")] = None,
@@ -96,24 +96,25 @@ def decide(
     """
     from ..service.users import identify_cli
 
+    rid = parse_request_id(request_id, "request_id")
     if outcome not in OUTCOMES:
         raise InputError(f"unknown outcome {outcome!r}; use {', '.join(OUTCOMES)}", "--outcome")
     by = identify_cli(db_path(db), token=token, by=by, need="approver",
-                      action=f"request decide {request_id}").name
+                      action=f"request decide {rid}").name
     with open_store(db, edition=edition) as store:
-        req = store.request(request_id)
+        req = store.request(rid)
         if req.requested_by == by:
-            raise AccessError(f"four eyes: {by!r} filed request {request_id} and may not "
+            raise AccessError(f"four eyes: {by!r} filed request {rid} and may not "
                               "decide it; another approver must")
-        dec = store.decide(request_id, by=by, outcome=outcome, reason=why, at=at,
+        dec = store.decide(rid, by=by, outcome=outcome, reason=why, at=at,
                            reference=reference, apply=apply)
         label = None
         if dec.policy_version_id is not None:
             label = next(v.label() for v in store.versions()
                          if v.id == dec.policy_version_id)
-    typer.echo(f"decision {dec.id}: request {request_id} {dec.outcome} by {dec.decided_by}")
+    typer.echo(f"decision {dec.id}: request {rid} {dec.outcome} by {dec.decided_by}")
     if label:
-        typer.echo(f"stored {label} with a rule for request {request_id}")
+        typer.echo(f"stored {label} with a rule for request {rid}")
 
 
 @app.command("log")

@@ -45,6 +45,7 @@ __all__ = [
     "GSO_RADIUS_KM",
     "gso_arc_separation_deg",
     "gso_excluded",
+    "gso_excluded_pairs",
 ]
 
 #: Radius of the geostationary orbit, km (semi-major axis of a sidereal-day circular orbit,
@@ -181,8 +182,13 @@ def _arc_declination_range(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.minimum(a, b), np.maximum(a, b)
 
 
-def _excluded(g: np.ndarray, d: np.ndarray, limit_rad: np.ndarray) -> np.ndarray:
-    """True where the LOS ``d`` from ``g`` passes closer than ``limit_rad`` to the arc."""
+def gso_excluded_pairs(g: np.ndarray, d: np.ndarray, limit_rad: np.ndarray) -> np.ndarray:
+    """`gso_excluded` on flat pairs, for kernels that already hold them.
+
+    ``g`` (k, 3): ground positions, ITRS km; ``d`` (k, 3): unit line-of-sight vectors from
+    each ground position to its satellite; ``limit_rad`` (k,): required separation, radians.
+    True where the line of sight passes closer than the limit to the geostationary arc.
+    """
     k = g.shape[0]
     out = np.zeros(k, dtype=bool)
     if k == 0:
@@ -248,4 +254,9 @@ def gso_excluded(
     """
     g, d, shape = _as_pairs(r_ground_itrs_km, r_sat_itrs_km)
     lim = np.broadcast_to(np.radians(np.asarray(limit_deg, dtype=np.float64)), shape).ravel()
-    return _excluded(g, d, lim).reshape(shape)
+    return gso_excluded_pairs(g, d, lim).reshape(shape)
+
+
+# Former private name, still imported by coverage/visibility.py (owned by another branch):
+# new code uses gso_excluded_pairs.
+_excluded = gso_excluded_pairs

@@ -56,6 +56,8 @@ def _geojson_polygons(geom: Any, where: str, depth: int = 0) -> list[Polygon]:
         members = geom.get("geometries")
         if not isinstance(members, list):
             raise RegionError("GeometryCollection needs a 'geometries' list", where)
+        if not members:
+            raise RegionError("empty GeometryCollection (no geometries)", where)
         out: list[Polygon] = []
         for i, g in enumerate(members):
             out.extend(_geojson_polygons(g, f"{where}.geometries[{i}]", depth + 1))
@@ -84,6 +86,9 @@ def _geojson_polygons(geom: Any, where: str, depth: int = 0) -> list[Polygon]:
             except (TypeError, ValueError):
                 raise RegionError("ring positions must be [lon, lat] numbers",
                                   f"{base}[{r}]") from None
+            except OverflowError:  # an integer beyond the float range (1e400)
+                raise RegionError("a ring position holds a number beyond the float range; "
+                                  "positions are [lon, lat] degrees", f"{base}[{r}]") from None
             if arr.ndim != 2 or arr.shape[0] == 0:
                 raise RegionError("empty or malformed ring", f"{base}[{r}]")
             check_ring(arr, f"{base}[{r}]")
@@ -158,6 +163,8 @@ def _geojson_region(obj: Any, label: str, name: str | None) -> Region:
             default_name = str(props["name"])
     else:
         polys = _geojson_polygons(obj, label)
+    if not polys:
+        raise RegionError("no polygon: the GeoJSON holds no area", label)
     geom = normalized_polygon(MultiPolygon(polys) if len(polys) > 1 else polys[0], label)
     return Region(name or default_name, geom, f"GeoJSON {label}")
 

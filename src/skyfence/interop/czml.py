@@ -32,6 +32,8 @@ from ..errors import InputError
 from ..policy import BLOCKED, SERVED, UNCOVERED
 
 __all__ = [
+    "KIND_COLORS",
+    "PATH_COLORS",
     "STATUS_COLORS",
     "STATUS_NAMES",
     "PathTrack",
@@ -53,10 +55,14 @@ STATUS_NAMES: dict[int, str] = {int(SERVED): "served", int(BLOCKED): "blocked",
 STATUS_COLORS: dict[int, tuple[int, int, int, int]] = {
     int(SERVED): (46, 204, 113, 150), int(BLOCKED): (231, 76, 60, 150),
     int(UNCOVERED): (127, 140, 141, 110)}
-_KIND_COLORS = {"gateway": (241, 196, 15, 255), "pop": (155, 89, 182, 255),
-                "terminal": (52, 152, 219, 255), "station": (230, 126, 34, 255)}
+#: RGBA per site kind (gateway, PoP, terminal, Hypatia ground station), opaque.
+KIND_COLORS: dict[str, tuple[int, int, int, int]] = {
+    "gateway": (241, 196, 15, 255), "pop": (155, 89, 182, 255),
+    "terminal": (52, 152, 219, 255), "station": (230, 126, 34, 255)}
 _SAT_COLOR = (236, 240, 241, 230)
-_PATH_COLORS = ((0, 255, 255, 255), (255, 0, 255, 255), (255, 255, 0, 255), (0, 255, 0, 255))
+#: RGBA of the terminal paths, cycled in path order.
+PATH_COLORS: tuple[tuple[int, int, int, int], ...] = (
+    (0, 255, 255, 255), (255, 0, 255, 255), (255, 255, 0, 255), (0, 255, 0, 255))
 #: Cells a scene may hold (each is a polygon entity in the browser).
 MAX_CELLS = 20_000
 
@@ -208,16 +214,19 @@ def build_czml(scene: SceneData):
         if not ok.any():
             continue
         samples = np.column_stack([dt[ok], np.round(r_m[k][ok], 1)]).ravel().tolist()
-        pos = (Position(epoch=start, cartesian=samples, referenceFrame="FIXED",
-                        interpolationAlgorithm=InterpolationAlgorithms.LAGRANGE,
-                        interpolationDegree=int(min(5, ok.sum() - 1)))
+        # Sampled positions: the interpolation fields come from czml3's mixin, which its
+        # typed constructor does not list, so the packet is validated from a mapping.
+        pos = (Position.model_validate({
+            "epoch": start, "cartesian": samples, "referenceFrame": "FIXED",
+            "interpolationAlgorithm": InterpolationAlgorithms.LAGRANGE,
+            "interpolationDegree": int(min(5, ok.sum() - 1))})
                if ok.sum() > 1 else Position(cartesian=samples[1:4], referenceFrame="FIXED"))
         packets.append(Packet(id=sid, name=scene.sat_names[k], availability=whole,
                               description=f"Satellite {scene.sat_names[k]}", position=pos,
                               point=Point(pixelSize=3, color=Color(rgba=list(_SAT_COLOR)))))
     # Sites.
     for s in scene.sites:
-        color = list(_KIND_COLORS.get(s.kind, (255, 255, 255, 255)))
+        color = list(KIND_COLORS.get(s.kind, (255, 255, 255, 255)))
         packets.append(Packet(
             id=s.id, name=s.name, description=f"{s.kind} {s.name}: {s.lat_deg:.4f}, "
             f"{s.lon_deg:.4f}",
@@ -230,7 +239,7 @@ def build_czml(scene: SceneData):
                         show=s.kind != "station" or len(scene.sites) < 40)))
     # Paths: one polyline per distinct node sequence, shown while in use.
     for j, p in enumerate(scene.paths):
-        color = list(_PATH_COLORS[j % len(_PATH_COLORS)])
+        color = list(PATH_COLORS[j % len(PATH_COLORS)])
         seqs: dict[tuple[str, ...], list[int]] = {}
         for i, nodes in enumerate(p.nodes):
             if nodes and len(nodes) > 1:

@@ -55,6 +55,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -65,7 +66,9 @@ from ..errors import InputError
 from ..network.links import LinkCandidates
 from ..orbits import propagate
 from ..timeutil import parse_duration
-from .hypatia import HypatiaNetwork
+
+if TYPE_CHECKING:  # annotations only: hypatia.py builds networks with these algorithms
+    from .hypatia import HypatiaNetwork
 
 __all__ = [
     "ALGORITHMS",

@@ -24,8 +24,8 @@ from typing import Any, ClassVar
 
 from ..errors import InputError, OfflineError
 from .czml import (
-    _KIND_COLORS,
-    _PATH_COLORS,
+    KIND_COLORS,
+    PATH_COLORS,
     STATUS_COLORS,
     STATUS_NAMES,
     SceneData,
@@ -80,8 +80,8 @@ def find_cesium() -> Path:
 def _legend(scene: SceneData) -> list[dict]:
     out = [{"label": "satellite", "rgba": [236, 240, 241, 230]}]
     kinds = dict.fromkeys(s.kind for s in scene.sites)
-    out += [{"label": k, "rgba": list(_KIND_COLORS[k])} for k in kinds if k in _KIND_COLORS]
-    out += [{"label": f"path: {p.name}", "rgba": list(_PATH_COLORS[j % len(_PATH_COLORS)])}
+    out += [{"label": k, "rgba": list(KIND_COLORS[k])} for k in kinds if k in KIND_COLORS]
+    out += [{"label": f"path: {p.name}", "rgba": list(PATH_COLORS[j % len(PATH_COLORS)])}
             for j, p in enumerate(scene.paths)]
     if len(scene.cells):
         out += [{"label": f"cell {STATUS_NAMES[c]}", "rgba": list(STATUS_COLORS[c])}

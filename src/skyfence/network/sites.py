@@ -215,12 +215,14 @@ class Sites:
             raise SiteError("no gateways defined", self.source)
         if not self.pops:
             raise SiteError("no PoPs defined", self.source)
-        for kind, items, index in (("gateway", self.gateways, self._gw_index),
-                                   ("PoP", self.pops, self._pop_index)):
-            for i, item in enumerate(items):
-                if item.name in index:
-                    raise SiteError(f"duplicate {kind} name {item.name!r}", self.source)
-                index[item.name] = i
+        named: tuple[tuple[str, tuple[str, ...], dict[str, int]], ...] = (
+            ("gateway", tuple(g.name for g in self.gateways), self._gw_index),
+            ("PoP", tuple(p.name for p in self.pops), self._pop_index))
+        for kind, names, index in named:
+            for i, name in enumerate(names):
+                if name in index:
+                    raise SiteError(f"duplicate {kind} name {name!r}", self.source)
+                index[name] = i
         used: set[str] = set()
         homed: dict[str, str] = {}
         for pop in self.pops:

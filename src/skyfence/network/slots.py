@@ -313,7 +313,8 @@ def _route_one_step(
 
 
 def _cases(cases: Mapping[str, Sequence[Outage]] | None) -> dict[str, Sequence[Outage]]:
-    case_map = dict(cases) if cases is not None else {"baseline": ()}
+    case_map: dict[str, Sequence[Outage]] = (dict(cases) if cases is not None
+                                             else {"baseline": ()})
     if not case_map:
         raise InputError("at least one case is needed", "cases")
     return case_map

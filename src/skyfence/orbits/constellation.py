@@ -85,7 +85,8 @@ class Constellation:
     report : ValidationReport or None
         What the loader skipped, for file sources.
     plane, slot : numpy.ndarray of int64, shape (n_sat,)
-        Walker plane index and in-plane slot index (``-1`` when unknown, e.g. for TLE files).
+        Walker plane index and in-plane slot index (``-1`` when unknown, e.g. for TLE files;
+        left out or empty: all unknown).
     """
 
     satrecs: tuple[Satrec, ...]
@@ -94,8 +95,8 @@ class Constellation:
     shell: tuple[str, ...] = ()
     name: str = ""
     report: ValidationReport | None = None
-    plane: np.ndarray | None = None
-    slot: np.ndarray | None = None
+    plane: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    slot: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def __post_init__(self) -> None:
         n = len(self.satrecs)
@@ -109,7 +110,8 @@ class Constellation:
             raise ValueError("shell labels must have one entry per satellite")
         for attr in ("plane", "slot"):
             value = getattr(self, attr)
-            arr = np.full(n, -1, np.int64) if value is None else np.asarray(value, np.int64)
+            unknown = value is None or (n > 0 and np.size(value) == 0)
+            arr = np.full(n, -1, np.int64) if unknown else np.asarray(value, np.int64)
             if arr.shape != (n,):
                 raise ValueError(f"{attr} must have one entry per satellite")
             object.__setattr__(self, attr, arr)

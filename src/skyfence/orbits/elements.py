@@ -41,13 +41,14 @@ of CCSDS 502.0-B-3 as CelesTrak publishes them
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
 import os
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -58,7 +59,8 @@ from sgp4.conveniences import sat_epoch_datetime
 from sgp4.exporter import export_tle
 
 from .. import limits
-from ..errors import ElementError
+from ..errors import ElementError, InputError
+from ..timeutil import parse_utc_datetime
 from .constellation import Constellation, ValidationReport
 from .propagate import ERROR_MESSAGES, HILL_RADIUS_KM, NOT_PHYSICAL, not_physical
 
@@ -335,6 +337,13 @@ def parse_tle_text(
     ``"0 "`` prefix of Space-Track's 3LE. Lines must have exactly 69 columns (trailing spaces
     and carriage returns are ignored).
 
+    Hypatia's ``tles.txt`` starts with a header ``N_ORBITS N_SATS_PER_ORBIT``: a first
+    non-blank line of exactly two positive integers is read as that header when their product
+    equals the number of element sets that follow (any other count is an error naming the
+    header's line); the satellites, in file order, are then orbit-major (satellite ``k`` is in
+    plane ``k // N_SATS_PER_ORBIT``, slot ``k % N_SATS_PER_ORBIT``), which sets
+    ``Constellation.plane`` and ``slot`` when every element set loads.
+
     Parameters
     ----------
     text : str
@@ -349,6 +358,10 @@ def parse_tle_text(
     lines = _LINE_BREAK_RE.split(text)
     if lines and not lines[-1]:
         lines.pop()  # the break ending the last line starts no line
+    header = _hypatia_header(lines)
+    if header is not None:
+        lines = list(lines)
+        lines[header[0]] = ""  # read as a blank line: every other line keeps its number
     records: list[_Record] = []
     skipped: list[tuple[str, str]] = []
     n_records = 0
@@ -362,15 +375,52 @@ def parse_tle_text(
         try:
             rec, i = _read_tle_record(lines, i, source)
         except _RecordError as exc:
+            error = exc.error
+            if (n_records == 1 and header is None and _NUMBERS_LINE_RE.fullmatch(raw)
+                    and not raw.startswith(("1 ", "2 "))):
+                # numbers only, no TLE after them: a header that is not Hypatia's
+                error = ElementError(
+                    f"the first line {raw.strip()[:40]!r} is neither a satellite name followed "
+                    "by a TLE nor Hypatia's header (exactly two positive integers N_ORBITS "
+                    "N_SATS_PER_ORBIT, whose product is the number of element sets)",
+                    f"{source}:{i + 1}")
             if not skip_invalid:
-                raise exc.error from None
-            skipped.append((exc.error.where or source, exc.error.message))
+                raise error from None
+            skipped.append((error.where or source, error.message))
             i = exc.resume
             continue
         records.append(rec)
+    if header is not None:
+        at, n_orbits, n_per = header
+        if n_records != n_orbits * n_per:
+            raise ElementError(
+                f"the header {n_orbits} {n_per} (Hypatia's N_ORBITS N_SATS_PER_ORBIT) promises "
+                f"{n_orbits} x {n_per} = {n_orbits * n_per} element sets, but {n_records} "
+                "follow", where=f"{source}:{at + 1}")
     if n_records == 0:
         raise ElementError(f"the file is empty: no element sets ({_GROUP_HINT})", where=source)
-    return _assemble(records, skipped, n_records, source, name)
+    const = _assemble(records, skipped, n_records, source, name)
+    if header is not None and len(const) == n_records:
+        k = np.arange(n_records, dtype=np.int64)
+        const = dataclasses.replace(const, plane=k // header[2], slot=k % header[2])
+    return const
+
+
+_HYPATIA_HEADER_RE = re.compile(r"\s*([0-9]{1,9})\s+([0-9]{1,9})\s*")
+_NUMBERS_LINE_RE = re.compile(r"[0-9\s+-]+")
+
+
+def _hypatia_header(lines: list[str]) -> tuple[int, int, int] | None:
+    """``(line index, n_orbits, n_sats_per_orbit)`` when the first non-blank line is exactly
+    two positive integers (Hypatia's ``tles.txt`` header), else None."""
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        m = _HYPATIA_HEADER_RE.fullmatch(line)
+        if m is None or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+            return None
+        return i, int(m.group(1)), int(m.group(2))
+    return None
 
 
 def parse_omm_json(
@@ -787,6 +837,12 @@ def _check_ranges(
 # OMM records
 
 
+def _skip_space(text: str, pos: int) -> int:
+    """Index of the first non-whitespace character at or after ``pos``."""
+    m = _WHITESPACE_RE.match(text, pos)
+    return pos if m is None else m.end()
+
+
 def _json_objects(text: str, source: str) -> Iterable[tuple[int, Any]]:
     """Yield ``(line number, value)`` for each element of a JSON list (or one JSON object)."""
     # Depth and string caps first: after this the decoder cannot recurse without bound.
@@ -803,7 +859,7 @@ def _json_objects(text: str, source: str) -> Iterable[tuple[int, Any]]:
             msg = "a number with more than 4300 digits"
         return ElementError(f"invalid JSON: {msg}", where=f"{source}:{line}")
 
-    pos = _WHITESPACE_RE.match(body, 0).end()
+    pos = _skip_space(body, 0)
     line = 1 + body.count("\n", 0, pos)
     if body.startswith("{", pos):
         try:
@@ -816,7 +872,7 @@ def _json_objects(text: str, source: str) -> Iterable[tuple[int, Any]]:
         return
     pos += 1  # the '['
     while True:
-        nxt = _WHITESPACE_RE.match(body, pos).end()
+        nxt = _skip_space(body, pos)
         line += body.count("\n", pos, nxt)
         pos = nxt
         if body.startswith("]", pos):
@@ -829,7 +885,7 @@ def _json_objects(text: str, source: str) -> Iterable[tuple[int, Any]]:
                 "nested too deeply")) from None
         yield line, obj
         line += body.count("\n", pos, end)
-        nxt = _WHITESPACE_RE.match(body, end).end()
+        nxt = _skip_space(body, end)
         line += body.count("\n", end, nxt)
         pos = nxt
         if body.startswith(",", pos):
@@ -902,24 +958,14 @@ def _omm_int(fields: Mapping[str, Any], key: str, where: str) -> int:
 
 
 def _omm_epoch(fields: Mapping[str, Any], where: str) -> datetime:
-    value = _omm_value(fields, "EPOCH", where)
-    text = str(value)
+    """EPOCH as a naive UTC `datetime`, read by the one time parser (`skyfence.timeutil`)."""
+    text = str(_omm_value(fields, "EPOCH", where))
     try:
-        epoch = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError:
-        raise ElementError(
-            f"field EPOCH: cannot read {_short(text)} as a UTC time; expected ISO 8601 such as "
-            "2023-05-29T03:41:47.297760",
-            where,
-        ) from None
-    if epoch.tzinfo is not None:
-        epoch = epoch.astimezone(UTC).replace(tzinfo=None)
-    if not 1957 <= epoch.year <= 2056:
-        raise ElementError(
-            f"field EPOCH: {_short(text)} is outside 1957-2056, the years an SGP4 element set can "
-            "carry", where,
-        )
-    return epoch
+        epoch = parse_utc_datetime(text, "EPOCH", years=(1957, 2056),
+                                   why="the years an SGP4 element set can carry")
+    except InputError as exc:
+        raise ElementError(f"field EPOCH: {exc.message}", where) from None
+    return epoch.replace(tzinfo=None)
 
 
 def _omm_record(fields: Mapping[str, Any], where: str) -> _Record:

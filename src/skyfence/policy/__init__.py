@@ -1,13 +1,16 @@
 """Territorial service policy: rules per H3 res-5 cell, and a durable, audited record of them.
 
-- `skyfence.policy.rules`: the policy model (`PolicyDoc`), its precedence (module docstring),
-  `compile_policy` and the vectorized evaluation (`CompiledPolicy.evaluate` -> served mask
+- `skyfence.policy.model`: the policy document (`PolicyDoc` and its rule / region / territory
+  specs) and the region-resolution types (`ResolvedRegion`, `RegionResolver`).
+- `skyfence.policy.rules`: the precedence (module docstring), `compile_policy` and the
+  vectorized evaluation (`CompiledPolicy.evaluate` -> served mask
   (n_time, n_cell); `CompiledPolicy.check_points` for terminals, with dish-style codes).
 - `skyfence.policy.io`: TOML / JSON policy files (with request history), a TOML writer.
 - `skyfence.policy.store`: SQLite store of versions, requests, decisions and a hash-chained
   audit log (`PolicyStore.verify`).
 - `skyfence.policy.diff`: what-if comparison of two policies (cells gaining / losing service).
-
+- `skyfence.policy.regions`: region names -> cells through the catalogue of `skyfence.ground`
+  (territories with their 12-nm sea and land shares; the policy's own drawn regions).
 - `skyfence.policy.builtin`: built-in policies by name (``world``, the default, and the older
   ``default``), `load_builtin_or_file`, and `compiled_policy` (compiled policies cached).
 
@@ -40,6 +43,20 @@ from .io import (
     load_policy_file,
     loads_policy,
 )
+from .model import (
+    DEFAULT_RULE,
+    INTERNATIONAL_WATERS_RULE,
+    MappingResolver,
+    MovingRuleSpec,
+    PolicyDoc,
+    RegionResolver,
+    RegionSpec,
+    ResolvedRegion,
+    RuleSpec,
+    StatusSpec,
+    TerminalRuleSpec,
+    TerritorySpec,
+)
 from .regions import (
     TERRITORIAL_SEA_KM,
     CatalogueResolver,
@@ -56,25 +73,13 @@ from .rules import (
     CODE_CELL_IS_DISABLED,
     CODE_MOVING_TOO_FAST,
     CODE_UNREGISTERED,
-    DEFAULT_RULE,
-    INTERNATIONAL_WATERS_RULE,
     SERVED,
     STATUS_CODES,
     UNCOVERED,
     CompiledPolicy,
-    MappingResolver,
-    MovingRuleSpec,
     PointDecision,
-    PolicyDoc,
     PolicyEvaluation,
-    RegionResolver,
-    RegionSpec,
-    ResolvedRegion,
-    RuleSpec,
-    StatusSpec,
     TerminalEvaluation,
-    TerminalRuleSpec,
-    TerritorySpec,
     compile_policy,
     service_status,
     to_service_cells,

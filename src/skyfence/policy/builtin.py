@@ -23,7 +23,8 @@ from pathlib import Path
 
 from ..errors import PolicyError
 from .io import PolicyFile, canonical_json, load_policy_file
-from .rules import CompiledPolicy, PolicyDoc, RegionResolver, compile_policy
+from .model import PolicyDoc, RegionResolver
+from .rules import CompiledPolicy, compile_policy
 
 __all__ = [
     "BUILTIN_POLICIES",

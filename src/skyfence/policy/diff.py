@@ -2,7 +2,7 @@
 
 `diff_policies` evaluates both compiled policies over the same res-5 cells at one UTC time and
 reports, per cell, whether it gains service (off in A, on in B), loses it, or keeps it, with the
-cell's area in km^2 (``h3.cell_area``) and the deciding rule on each side. The data is plain
+cell's area in km^2 (H3's exact cell area) and the deciding rule on each side. The data is plain
 (cells as uint64 and hex, status strings, areas): the diff map is drawn by `skyfence.outputs`.
 `rule_changes` lists rules added, removed or changed between two policy documents.
 """
@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import h3
 import numpy as np
 
-from .rules import DEFAULT_RULE, CompiledPolicy, PolicyDoc, _as_ns_array, cells_to_hex
+from ..ground import cell_areas_km2
+from ..timeutil import parse_time_array
+from .model import DEFAULT_RULE, PolicyDoc, policy_errors
+from .rules import CompiledPolicy, cells_to_hex
 
 __all__ = [
     "STATUS_GAIN",
@@ -136,10 +138,11 @@ def diff_policies(a: CompiledPolicy, b: CompiledPolicy, t_utc: Any,
     if cells is None:
         cells = np.union1d(a.rule_cells(), b.rule_cells()).astype(np.uint64)
     cells = np.asarray(cells, dtype=np.uint64).ravel()
-    t = _as_ns_array(t_utc)[:1].astype("datetime64[ns]")
+    with policy_errors():
+        t = parse_time_array(t_utc, "t_utc")[:1]
     ea, eb = a.evaluate(cells, t), b.evaluate(cells, t)
     served_a, served_b = ea.served_at(0), eb.served_at(0)
-    area = np.array([h3.cell_area(h, "km^2") for h in cells_to_hex(cells)], dtype=np.float64)
+    area = cell_areas_km2(cells).astype(np.float64)
     return PolicyDiff(
         cells=cells, served_a=served_a.copy(), served_b=served_b.copy(),
         rule_a=_names(a, ea.rule_index_at(0)), rule_b=_names(b, eb.rule_index_at(0)),

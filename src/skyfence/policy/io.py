@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field, ValidationError, field_serializer, field_
 
 from .. import limits
 from ..errors import InputError, PolicyError
-from .rules import PolicyDoc, _Strict, _Windowed, format_utc, to_utc_datetime
+from .model import PolicyDoc, StrictModel, WindowedSpec, format_utc, to_utc_datetime
 
 # The store's time range (duplicated here to avoid an import cycle; see policy.store).
 _EARLIEST_YEAR, _LATEST_YEAR = 1957, 2056
@@ -58,11 +58,16 @@ def _text(value: Any) -> Any:
         raise ValueError(exc.message) from None
 
 
-def _in_range(dt: datetime) -> datetime:
-    if not _EARLIEST_YEAR <= dt.year <= _LATEST_YEAR:
-        raise ValueError(f"{format_utc(dt)} is outside {_EARLIEST_YEAR}-{_LATEST_YEAR}, the "
-                         "years the store accepts (those an SGP4 element set can carry)")
-    return dt
+_YEARS_WHY = "the years the store accepts (those an SGP4 element set can carry)"
+
+
+def _history_time(value: Any, field_name: str) -> datetime:
+    """A history time: a UTC instant in the years the store accepts (1957-2056)."""
+    try:
+        return to_utc_datetime(value, field_name, years=(_EARLIEST_YEAR, _LATEST_YEAR),
+                               why=_YEARS_WHY)
+    except PolicyError as exc:
+        raise ValueError(exc.message) from None
 
 __all__ = [
     "DecisionSpec",
@@ -80,7 +85,7 @@ __all__ = [
 Outcome = Literal["approved", "refused", "deferred"]
 
 
-class DecisionSpec(_Strict):
+class DecisionSpec(StrictModel):
     """A decision on a request, as a history record in a policy file."""
 
     by: str = Field(min_length=1)
@@ -92,10 +97,7 @@ class DecisionSpec(_Strict):
     @field_validator("at", mode="before")
     @classmethod
     def _utc(cls, v: Any) -> datetime:
-        try:
-            return _in_range(to_utc_datetime(v, "at"))
-        except PolicyError as exc:
-            raise ValueError(exc.message) from None
+        return _history_time(v, "at")
 
     @field_validator("by", mode="before")
     @classmethod
@@ -112,7 +114,7 @@ class DecisionSpec(_Strict):
         return format_utc(v)
 
 
-class RequestSpec(_Windowed):
+class RequestSpec(WindowedSpec):
     """An activation request with its decisions, as a history record in a policy file.
 
     ``key`` is a stable external identifier: importing the same file twice records it once.
@@ -131,10 +133,12 @@ class RequestSpec(_Windowed):
     @field_validator("at", mode="before")
     @classmethod
     def _at_utc(cls, v: Any) -> datetime:
-        try:
-            return _in_range(to_utc_datetime(v, "at"))
-        except PolicyError as exc:
-            raise ValueError(exc.message) from None
+        return _history_time(v, "at")
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _utc(cls, v: Any, info: Any) -> datetime | None:  # the window: same years as ``at``
+        return None if v is None else _history_time(v, info.field_name)
 
     @field_validator("by", "region", "key", mode="before")
     @classmethod

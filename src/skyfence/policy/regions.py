@@ -9,14 +9,20 @@ Countries have kind ``"country"`` (dish code BLOCKED_COUNTRY), everything else k
 A region's cells are the res-5 cells that touch its land or its 12-nautical-mile territorial
 sea, with the share of each cell's area that is the region's land (`TerritoryCells`). The
 membership comes from a `TerritoryMembership` function (``(name, geometry) ->
-TerritoryCells``); `geometric_membership` is this module's own implementation, used until the
-ground package's cell-membership table is plugged in (pass ``membership=`` to
-`CatalogueResolver`). Its method, stated with its error:
+TerritoryCells``). The default, `ground_membership`, is the ground package's
+(`skyfence.ground.region_shares`): land shares are exact (cell polygons intersected with the
+land), and the territorial sea is *sea* whose nearest coast is the region's, within 22.224 km
+(so a landlocked country has none, and neither a neighbour's land nor the sea beyond the
+equidistance line with another coast counts). `geometric_membership` is the older, faster
+approximation (pass ``membership=geometric_membership`` to `CatalogueResolver`); its method,
+stated with its error:
 
 - a cell is in the zone when its centre lies within 22.224 km (12 nmi) + 8.54 km (the mean
   res-5 edge length, the largest centre-to-vertex distance of a hexagon) of the region's land,
   i.e. when some point of the cell is (approximately) within the territorial sea: it may
-  include a cell up to one edge (~8.5 km) beyond the exact zone, never miss one;
+  include a cell up to one edge (~8.5 km) beyond the exact zone, never miss one; the zone is
+  not cut at other land, so it also takes a neighbour's land cells within ~31 km of the
+  border;
 - it touches land when its centre lies within 8.54 km of the land (same approximation);
 - the land share is the fraction of its resolution-7 children's centres (49 points) inside the
   land, computed where its 7 resolution-6 children disagree (else 0 or 1): about 2 % steps.
@@ -42,7 +48,7 @@ import h3
 import numpy as np
 
 from ..errors import RegionError
-from .rules import RESOLUTION, RegionResolver, RegionSpec, ResolvedRegion
+from .model import RESOLUTION, RegionResolver, RegionSpec, ResolvedRegion
 
 __all__ = [
     "TERRITORIAL_SEA_KM",
@@ -53,6 +59,7 @@ __all__ = [
     "catalogue_resolver",
     "check_region_name",
     "geometric_membership",
+    "ground_membership",
 ]
 
 #: The territorial sea: 12 nautical miles (UNCLOS art. 3) x 1.852 km.
@@ -62,6 +69,7 @@ TERRITORIAL_SEA_KM = 22.224
 _RES5_EDGE_KM = 8.544
 _SIMPLIFY_DEG = 0.02
 _ZONE_FORMAT = 2
+_GROUND_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -127,6 +135,42 @@ def geometric_membership(name: str, geometry: Any, *, sea_km: float = TERRITORIA
     out = TerritoryCells(cells, share)
     _save(path, out, use_cache)
     return out
+
+
+def ground_membership(edition: str = "deu", *, use_cache: bool = True) -> TerritoryMembership:
+    """The ground package's membership (`skyfence.ground.region_shares`) for ``edition``.
+
+    A region's cells are those holding any of its land (exact polygon overlap with positive
+    area) or of its territorial sea (sea whose nearest coast of the edition is the region's,
+    within 22.224 km); ``land_share`` is the exact share of each cell's area that is the
+    region's land. Results are cached on disk per geometry and edition
+    (``policy-zone-ground-*.npz`` in `skyfence.ground.cache_dir`).
+    """
+
+    def membership(name: str, geometry: Any) -> TerritoryCells:
+        import shapely
+
+        from ..ground import Region, cache_dir, region_shares
+
+        method = f"ground:{edition}:{TERRITORIAL_SEA_KM}:{_GROUND_FORMAT}"
+        key = hashlib.sha1(shapely.to_wkb(geometry) + method.encode()).hexdigest()[:16]
+        path = cache_dir() / f"policy-zone-ground-v{_GROUND_FORMAT}-{key}.npz"
+        if use_cache and path.is_file():
+            try:
+                with np.load(path) as z:
+                    return TerritoryCells(z["cells"].astype(np.uint64),
+                                          z["land_share"].astype(np.float32))
+            except (OSError, ValueError, KeyError):
+                pass
+        shares = region_shares(Region(name, geometry, "zone"), RESOLUTION, edition=edition,
+                               territorial_sea_km=TERRITORIAL_SEA_KM)
+        cells = np.asarray(shares.touching(), dtype=np.uint64)
+        land, _ = shares.share(cells)
+        out = TerritoryCells(cells, np.clip(land, 0.0, 1.0).astype(np.float32))
+        _save(path, out, use_cache)
+        return out
+
+    return membership
 
 
 def _save(path: Any, tc: TerritoryCells, use_cache: bool) -> None:
@@ -197,12 +241,14 @@ class CatalogueResolver:
     edition : str
         ``"deu"`` (German point of view: Crimea in Ukraine, Taiwan on its own) or
         ``"default"`` (de facto control: Crimea in Russia); see `skyfence.ground.regions`.
+    membership : TerritoryMembership, optional
+        Cells of a territory or area with land shares; default `ground_membership`.
     """
 
     def __init__(self, edition: str = "deu",
                  membership: TerritoryMembership | None = None) -> None:
         self.edition = edition
-        self.membership = membership or geometric_membership
+        self.membership = membership or ground_membership(edition)
         self._cache: dict[str, ResolvedRegion] = {}
 
     def territory_names(self) -> list[str]:
@@ -257,9 +303,7 @@ def catalogue_resolver(edition: str = "deu") -> CatalogueResolver:
         from ..ground import get_catalogue
 
         get_catalogue(edition)  # validates the edition name
-        from .membership import GroundMembership
-
-        _RESOLVERS[edition] = CatalogueResolver(edition, membership=GroundMembership(edition))
+        _RESOLVERS[edition] = CatalogueResolver(edition)
     return _RESOLVERS[edition]
 
 
@@ -297,7 +341,7 @@ def build_region(spec: RegionSpec, resolver: RegionResolver) -> ResolvedRegion:
                 raise RegionError("buffer_km needs geometry, but an operand is a cell list",
                                   "buffer_km")
             return ResolvedRegion(spec.name, cells, spec.resolved_kind)
-    region = region.renamed(spec.name)  # errors (e.g. a buffer too large) name the rule's region
+    region = region.renamed(spec.name)  # errors below name the policy's region
     if spec.buffer_km:
         region = region.buffer_km(spec.buffer_km, spec.name)
     membership = getattr(resolver, "membership", None) or getattr(

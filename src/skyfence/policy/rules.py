@@ -74,23 +74,36 @@ code                                when
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import Any, Literal, Protocol
+from typing import Any
 
-import h3
+import h3.api.basic_int as h3i
 import numpy as np
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    field_serializer,
-    field_validator,
-    model_validator,
-)
 
+from .. import timeutil
 from ..errors import PolicyError, RegionError, SiteError
+from ..ground import cell_areas_km2, cells_to_str, latlng_to_cells, parse_cells_at_resolution
+from .model import (
+    DEFAULT_RULE,
+    INTERNATIONAL_WATERS_RULE,
+    RESOLUTION,
+    MappingResolver,
+    MovingRuleSpec,
+    PolicyDoc,
+    RegionBuilder,
+    RegionResolver,
+    RegionSpec,
+    ResolvedRegion,
+    RuleSpec,
+    StatusSpec,
+    TerminalRuleSpec,
+    TerritorySpec,
+    format_utc,
+    policy_errors,
+    to_utc_datetime,
+)
+from .regions import build_region, catalogue_resolver
 
 __all__ = [
     "BLOCKED",
@@ -114,6 +127,7 @@ __all__ = [
     "PointDecision",
     "PolicyDoc",
     "PolicyEvaluation",
+    "RegionBuilder",
     "RegionResolver",
     "RegionSpec",
     "ResolvedRegion",
@@ -131,12 +145,6 @@ __all__ = [
     "to_utc_datetime",
 ]
 
-RESOLUTION = 5
-"""H3 resolution of service cells (``facts.md``: Starlink's service cells are res-5)."""
-
-DEFAULT_RULE = "default"
-"""Name reported as the deciding rule where no rule applies."""
-
 CODE_CELL_IS_DISABLED = "CELL_IS_DISABLED"
 CODE_BLOCKED_COUNTRY = "BLOCKED_COUNTRY"
 CODE_BLOCKED_AREA = "BLOCKED_AREA"
@@ -147,9 +155,6 @@ STATUS_CODES: tuple[str, ...] = ("", CODE_CELL_IS_DISABLED, CODE_BLOCKED_COUNTRY
                                  CODE_BLOCKED_AREA, CODE_MOVING_TOO_FAST, CODE_UNREGISTERED)
 """Dish-side status codes by integer value (0 = served), as `TerminalEvaluation.code` holds."""
 _CODE_INDEX = {c: i for i, c in enumerate(STATUS_CODES)}
-
-INTERNATIONAL_WATERS_RULE = "international-waters"
-"""Name of the rule deciding cells beyond every territory's territorial sea."""
 
 UNCOVERED = np.int8(0)
 """`service_status` value: no satellite in view."""
@@ -162,67 +167,24 @@ _AREA_DECIMALS = 3  # specificity compares areas rounded to 0.001 km^2
 
 
 # ---------------------------------------------------------------------------------------------
-# time helpers
+# time helpers (the one parser: skyfence.timeutil)
 
 
-def to_utc_datetime(value: Any, field_name: str = "time") -> datetime:
-    """Read a UTC instant from ISO text, `datetime`, `date` or ``datetime64``.
-
-    Naive values are taken as UTC; a `date` is midnight UTC. Returns an aware `datetime` (UTC).
-    Raises `PolicyError` naming ``field_name`` for anything else.
-    """
-    if isinstance(value, np.datetime64):
-        if np.isnat(value):
-            raise PolicyError("time is NaT", field_name)
-        return value.astype("datetime64[us]").item().replace(tzinfo=UTC)
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, date):
-        dt = datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            dt = datetime.fromisoformat(text)
-        except ValueError:
-            raise PolicyError(
-                f"cannot read time {value!r}; expected ISO 8601 such as 2022-09-01T12:00:00Z",
-                field_name,
-            ) from None
-    else:
-        raise PolicyError(
-            f"expected an ISO 8601 time such as 2022-09-01T12:00:00Z, got {value!r}", field_name
-        )
-    if dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
-
-
-def format_utc(dt: datetime) -> str:
-    """ISO 8601 UTC text with a ``Z`` suffix (microseconds only when non-zero)."""
-    dt = dt.astimezone(UTC).replace(tzinfo=None)
-    text = dt.isoformat(timespec="microseconds" if dt.microsecond else "seconds")
-    return text + "Z"
-
-
-def _ns(dt: datetime | None) -> int | None:
+def _ns(dt: Any) -> int | None:
+    """An instant (aware `datetime`, ISO text) as int64 ns since 1970 UTC; None stays None."""
     if dt is None:
         return None
-    naive = dt.astimezone(UTC).replace(tzinfo=None)
-    return int(np.datetime64(naive, "ns").astype(np.int64))
+    with policy_errors():
+        return int(timeutil.parse_time(dt).astype(np.int64))
 
 
 def _as_ns_array(t_utc: Any) -> np.ndarray:
-    """Times as int64 nanoseconds since 1970 UTC, 1-D."""
-    arr = np.atleast_1d(np.asarray(t_utc))
-    if not np.issubdtype(arr.dtype, np.datetime64):
-        try:
-            arr = np.array([np.datetime64(to_utc_datetime(v).replace(tzinfo=None), "ns")
-                            for v in arr.ravel()])
-        except PolicyError as exc:
-            raise PolicyError(exc.message, "t_utc") from None
-    return arr.astype("datetime64[ns]").astype(np.int64).ravel()
+    """Times (``datetime64``, ISO text, `datetime`) as 1-D int64 ns since 1970 UTC.
+
+    `skyfence.timeutil.parse_time_array` reads them; raises `PolicyError` on ``t_utc``.
+    """
+    with policy_errors():
+        return timeutil.parse_time_array(t_utc, "t_utc").astype(np.int64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,31 +195,13 @@ def cells_from_hex(values: Sequence[str] | Sequence[int] | np.ndarray, where: st
                    resolution: int = RESOLUTION) -> np.ndarray:
     """H3 cells (hex strings or integers) at ``resolution`` or coarser -> sorted unique uint64.
 
-    Coarser cells are expanded to their children at ``resolution`` (a res-4 cell is 7 res-5
-    cells). Finer cells are refused: service is decided per res-``resolution`` cell.
+    The ground's H3 parser (`skyfence.ground.parse_cells_at_resolution`) reads them: coarser
+    cells are expanded to their children at ``resolution`` (a res-4 cell is 7 res-5 cells);
+    finer cells are refused (service is decided per res-``resolution`` cell), and so is an
+    empty list. Raises `PolicyError` naming the entry (``where[i]``).
     """
-    out: list[int] = []
-    for i, v in enumerate(values):
-        try:
-            text = v if isinstance(v, str) else h3.int_to_str(int(v))
-            ok = h3.is_valid_cell(text)
-        except (TypeError, ValueError, OverflowError, h3.H3BaseException):
-            ok = False
-        if not ok:
-            raise PolicyError(f"{v!r} is not a valid H3 cell", f"{where}[{i}]")
-        res = h3.get_resolution(text)
-        if res > resolution:
-            parent = h3.cell_to_parent(text, resolution)
-            raise PolicyError(
-                f"H3 cell {text} has resolution {res}; service cells are resolution "
-                f"{resolution}: give the res-{resolution} parent {parent}",
-                f"{where}[{i}]",
-            )
-        if res == resolution:
-            out.append(h3.str_to_int(text))
-        else:
-            out.extend(h3.str_to_int(c) for c in h3.cell_to_children(text, resolution))
-    return np.unique(np.asarray(out, dtype=np.uint64))
+    with policy_errors():
+        return parse_cells_at_resolution(values, resolution, where)
 
 
 def _resolution_of(cells: np.ndarray) -> np.ndarray:
@@ -282,357 +226,23 @@ def to_service_cells(cells: np.ndarray | Sequence[int]) -> np.ndarray:
         uniq, inverse = np.unique(flat[todo], return_inverse=True)
         mapped = np.empty(uniq.size, dtype=np.uint64)
         for k, c in enumerate(uniq):
-            text = h3.int_to_str(int(c))
-            r = h3.get_resolution(text)
-            nxt = (h3.cell_to_center_child(text, RESOLUTION) if r < RESOLUTION
-                   else h3.cell_to_parent(text, RESOLUTION))
-            mapped[k] = h3.str_to_int(nxt)
+            cell = int(c)
+            r = h3i.get_resolution(cell)
+            mapped[k] = (h3i.cell_to_center_child(cell, RESOLUTION) if r < RESOLUTION
+                         else h3i.cell_to_parent(cell, RESOLUTION))
         out[todo] = mapped[inverse.ravel()]
     return out.reshape(arr.shape)
 
 
 def cells_to_hex(cells: np.ndarray) -> list[str]:
-    """uint64 H3 cells -> hex strings (``h3.int_to_str``)."""
-    return [h3.int_to_str(int(c)) for c in np.asarray(cells, dtype=np.uint64)]
+    """uint64 H3 cells -> hex strings (`skyfence.ground.cells_to_str`)."""
+    return cells_to_str(np.asarray(cells, dtype=np.uint64))
 
 
 def _area_km2(cells: np.ndarray) -> float:
-    """Total area of sorted cells in km^2 (``h3.cell_area``, exact cell polygons)."""
-    return float(math.fsum(h3.cell_area(h3.int_to_str(int(c)), "km^2") for c in cells))
-
-
-# ---------------------------------------------------------------------------------------------
-# the policy document (what a TOML / JSON file holds; validated by pydantic)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Windowed(_Strict):
-    start: datetime | None = Field(None, description="start of the window, UTC, inclusive")
-    end: datetime | None = Field(None, description="end of the window, UTC, exclusive")
-
-    @field_validator("start", "end", mode="before")
-    @classmethod
-    def _utc(cls, v: Any, info: Any) -> datetime | None:
-        if v is None:
-            return None
-        try:
-            return to_utc_datetime(v, info.field_name)
-        except PolicyError as exc:
-            raise ValueError(exc.message) from None
-
-    @field_serializer("start", "end")
-    def _iso(self, v: datetime | None) -> str | None:
-        return None if v is None else format_utc(v)
-
-    @model_validator(mode="after")
-    def _window(self) -> _Windowed:
-        if self.start is not None and self.end is not None and self.end <= self.start:
-            raise ValueError(
-                f"window end {format_utc(self.end)} must be after start {format_utc(self.start)}"
-            )
-        return self
-
-    @property
-    def timed(self) -> bool:
-        """Whether the rule has a window (either bound set)."""
-        return self.start is not None or self.end is not None
-
-
-class RegionSpec(_Strict):
-    """A region defined inside a policy (a scenario's disputed area, a custom zone).
-
-    Exactly one source: ``cells`` (H3 cells, res <= 5), ``geojson`` (a GeoJSON geometry,
-    Feature or FeatureCollection in WGS-84 lon/lat degrees), ``wkt`` (WKT in lon/lat degrees),
-    or ``expression`` (region algebra over other names, e.g. ``"Ukraine - Crimea"``, as the
-    region catalogue reads it). ``buffer_km`` grows (or, negative, shrinks) the shape.
-    ``file`` (a GeoJSON, WKT or H3 cell-list path relative to the policy file) is read by the
-    loader and replaced by ``geojson`` / ``wkt`` / ``cells``, so a stored policy is
-    self-contained. ``kind`` sets the dish code and precedence type: by default ``"cells"``
-    for a cell list (CELL_IS_DISABLED, as specific as an explicit rule cell list), else
-    ``"area"`` (BLOCKED_AREA); ``"country"`` gives BLOCKED_COUNTRY.
-    """
-
-    name: str = Field(min_length=1)
-    kind: Literal["area", "country", "cells"] | None = None
-    cells: list[str] | None = None
-    geojson: dict[str, Any] | None = None
-    wkt: str | None = None
-    expression: str | None = None
-    file: str | None = None
-    buffer_km: float | None = None
-    description: str = ""
-    reference: str = ""
-
-    @model_validator(mode="after")
-    def _one_source(self) -> RegionSpec:
-        given = [k for k in ("cells", "geojson", "wkt", "expression", "file")
-                 if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                "give exactly one of cells, geojson, wkt, expression, file; got "
-                + (", ".join(given) if given else "none")
-            )
-        return self
-
-    @property
-    def resolved_kind(self) -> str:
-        """``kind``, or its default: ``"cells"`` for a cell list, else ``"area"``."""
-        if self.kind is not None:
-            return self.kind
-        return "cells" if self.cells is not None else "area"
-
-
-class RuleSpec(_Windowed):
-    """One ordered rule: a region name or an explicit cell list -> ``on`` / ``off``."""
-
-    name: str = Field(min_length=1)
-    region: str | None = None
-    cells: list[str] | None = None
-    action: Literal["on", "off"]
-    priority: int = 0
-    reason: str = ""
-    reference: str = ""
-
-    @model_validator(mode="after")
-    def _one_target(self) -> RuleSpec:
-        if (self.region is None) == (self.cells is None):
-            raise ValueError("give exactly one target: region (a name) or cells (H3 cells)")
-        return self
-
-
-class MovingRuleSpec(_Windowed):
-    """Service off for terminals reporting a speed above ``max_speed_kmh`` inside ``region``.
-
-    ``exempt_registered``: terminals registered (whitelisted) at the time keep service
-    (Ukraine, 2026: registered terminals are exempt from the speed limit).
-    """
-
-    name: str = Field(min_length=1)
-    region: str = Field(min_length=1)
-    max_speed_kmh: float = Field(gt=0, allow_inf_nan=False)
-    exempt_registered: bool = False
-    reason: str = ""
-    reference: str = ""
-
-
-class TerminalRuleSpec(_Windowed):
-    """A rule on terminal attributes inside ``region``: ``require = "registered"`` turns
-    service off for terminals not registered at the time (dish code ``UNREGISTERED``)."""
-
-    name: str = Field(min_length=1)
-    region: str = Field(min_length=1)
-    require: Literal["registered"] = "registered"
-    reason: str = ""
-    reference: str = ""
-
-
-Status = Literal["on", "off", "not_launched", "licence_pending", "unknown"]
-"""A territory's service status: ``on`` (service offered), ``off`` (blocked or withdrawn),
-``not_launched`` (not a market), ``licence_pending`` (licence applied for or granted, service
-not launched), ``unknown`` (no source found; treated as the policy's ``unknown_action``)."""
-
-
-class StatusSpec(_Strict):
-    """One dated status of a territory: from ``since`` (UTC, inclusive; None = from the
-    beginning) until the next entry. ``source`` is required (a URL or a citation)."""
-
-    since: datetime | None = None
-    status: Status
-    source: str = Field(min_length=1)
-    note: str = ""
-
-    @field_validator("since", mode="before")
-    @classmethod
-    def _utc(cls, v: Any) -> datetime | None:
-        if v is None:
-            return None
-        try:
-            return to_utc_datetime(v, "since")
-        except PolicyError as exc:
-            raise ValueError(exc.message) from None
-
-    @field_serializer("since")
-    def _iso(self, v: datetime | None) -> str | None:
-        return None if v is None else format_utc(v)
-
-
-class TerritorySpec(_Strict):
-    """A territory of the boundary catalogue with its dated status history.
-
-    ``region`` is the catalogue name or code (ADM0_A3 such as ``UKR``); ``editions`` limits
-    the entry to boundary editions that have the feature (``["default"]`` for Somaliland).
-    ``history`` is in time order; the first entry may omit ``since``.
-    """
-
-    region: str = Field(min_length=1)
-    name: str = ""
-    iso_a2: str = ""
-    editions: list[str] | None = None
-    history: list[StatusSpec] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> TerritorySpec:
-        prev: datetime | None = None
-        for i, h in enumerate(self.history):
-            if h.since is None and i > 0:
-                raise ValueError(f"history[{i}].since is required (only the first entry may "
-                                 "omit it)")
-            if h.since is not None and prev is not None and h.since <= prev:
-                raise ValueError(f"history[{i}].since {format_utc(h.since)} must be after "
-                                 f"history[{i - 1}].since {format_utc(prev)}")
-            prev = h.since if h.since is not None else prev
-        return self
-
-    def status_at(self, t: Any) -> StatusSpec:
-        """The status entry in force at ``t`` (the first entry before its own ``since``)."""
-        when = to_utc_datetime(t)
-        current = self.history[0]
-        for h in self.history:
-            if h.since is None or h.since <= when:
-                current = h
-        return current
-
-
-class PolicyDoc(_Strict):
-    """A whole policy: default action, region definitions, ordered rules, territory statuses,
-    moving and terminal rules, and how shared cells and international waters are decided."""
-
-    name: str = Field("default", min_length=1)
-    description: str = ""
-    default_action: Literal["on", "off"] = "on"
-    default_reason: str = ""
-    shared_cells: Literal["restrictive", "majority"] = "restrictive"
-    international_waters: Literal["on", "off"] | None = None
-    international_waters_reason: str = ""
-    unknown_action: Literal["on", "off"] = "off"
-    regions: list[RegionSpec] = Field(default_factory=list)
-    rules: list[RuleSpec] = Field(default_factory=list)
-    territories: list[TerritorySpec] = Field(default_factory=list)
-    moving_rules: list[MovingRuleSpec] = Field(default_factory=list)
-    terminal_rules: list[TerminalRuleSpec] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _unique_names(self) -> PolicyDoc:
-        for label, items in (("rules", self.rules), ("moving_rules", self.moving_rules),
-                             ("terminal_rules", self.terminal_rules),
-                             ("regions", self.regions)):
-            seen: dict[str, int] = {}
-            for i, item in enumerate(items):
-                if item.name in seen:
-                    raise ValueError(
-                        f"{label}[{i}].name {item.name!r} repeats {label}[{seen[item.name]}].name;"
-                        " names must be unique"
-                    )
-                seen[item.name] = i
-        rule_names = {r.name for r in self.rules} | {DEFAULT_RULE, INTERNATIONAL_WATERS_RULE}
-        for label, items in (("moving_rules", self.moving_rules),
-                             ("terminal_rules", self.terminal_rules)):
-            for i, m in enumerate(items):
-                if m.name in rule_names:
-                    raise ValueError(f"{label}[{i}].name {m.name!r} is already a rule name")
-        for reserved in (DEFAULT_RULE, INTERNATIONAL_WATERS_RULE):
-            if reserved in {r.name for r in self.rules}:
-                raise ValueError(f"rule name {reserved!r} is reserved")
-        seen_t: dict[str, int] = {}
-        for i, t in enumerate(self.territories):
-            key = t.region.casefold()
-            if key in seen_t:
-                raise ValueError(f"territories[{i}].region {t.region!r} repeats "
-                                 f"territories[{seen_t[key]}]")
-            seen_t[key] = i
-        return self
-
-    def content(self) -> dict[str, Any]:
-        """The policy as plain JSON-ready data (times as ISO text, no empty optionals)."""
-        return self.model_dump(mode="json", exclude_none=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# resolving region names to cells
-
-
-@dataclass(frozen=True)
-class ResolvedRegion:
-    """A region as the policy needs it: the res-5 cells it touches, and its kind.
-
-    ``cells`` are the sorted res-5 cells that overlap the region's land or, for territories
-    with a coast, its 12-nautical-mile territorial sea. ``land_share`` (aligned with
-    ``cells``; None = 1 everywhere) is the fraction of each cell's area that is the region's
-    land (0 for a cell that only touches its territorial sea). ``kind`` is ``"country"`` for a
-    territory of the catalogue, ``"cells"`` for a cell list, else ``"area"``. ``region`` is
-    the `skyfence.ground.Region` (geometry) when known.
-    """
-
-    name: str
-    cells: np.ndarray
-    kind: str = "area"
-    region: Any = field(default=None, repr=False)
-    land_share: np.ndarray | None = field(default=None, repr=False)
-
-    def shares(self) -> np.ndarray:
-        """``land_share`` as a float array aligned with ``cells`` (1 where not given)."""
-        if self.land_share is None:
-            return np.ones(self.cells.size, dtype=np.float32)
-        return np.asarray(self.land_share, dtype=np.float32)
-
-
-class RegionResolver(Protocol):
-    """Maps a region name to its res-5 cells; raises `RegionError` (with suggestions) if unknown.
-
-    A resolver may also provide ``territory_names() -> list[str]`` (every territory of its
-    catalogue; needed for an international-waters rule) and an ``edition`` attribute.
-    """
-
-    def __call__(self, name: str) -> ResolvedRegion:  # pragma: no cover - protocol
-        ...
-
-
-class MappingResolver:
-    """A `RegionResolver` over a fixed mapping ``name -> cells``.
-
-    Values: ``cells``, ``(cells, kind)`` or ``(cells, kind, land_share)`` (a float per cell).
-    Unknown names raise `RegionError` listing close matches and the known names. Its
-    ``territory_names()`` are the regions of kind ``"country"``. Useful for tests and for runs
-    that already hold plain cell sets (e.g. a cell-membership table from `skyfence.ground`).
-    """
-
-    def __init__(self, regions: Mapping[str, Any], edition: str | None = None) -> None:
-        self.edition = edition
-        self._regions: dict[str, ResolvedRegion] = {}
-        for name, value in regions.items():
-            tup = value if isinstance(value, tuple) else (value, "area")
-            cells, kind = tup[0], tup[1]
-            share = tup[2] if len(tup) > 2 else None
-            raw = np.asarray(list(cells) if isinstance(cells, set) else cells, dtype=np.uint64)
-            arr, first = np.unique(raw, return_index=True)
-            shares = None if share is None else np.asarray(share, np.float32)[first]
-            self._regions[name] = ResolvedRegion(name, arr, kind, None, shares)
-
-    def names(self) -> list[str]:
-        """Known region names, sorted."""
-        return sorted(self._regions)
-
-    def territory_names(self) -> list[str]:
-        """Names of the regions of kind ``"country"``."""
-        return sorted(k for k, v in self._regions.items() if v.kind == "country")
-
-    def __call__(self, name: str) -> ResolvedRegion:
-        if name in self._regions:
-            return self._regions[name]
-        folded = {k.casefold(): k for k in self._regions}
-        if name.casefold() in folded:
-            return self._regions[folded[name.casefold()]]
-        import difflib
-
-        close = difflib.get_close_matches(name, list(self._regions), n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise RegionError(
-            f"unknown region {name!r}{hint} Known: {', '.join(self.names()) or '(none)'}",
-            "region",
-        )
+    """Total area of sorted cells in km^2 (`skyfence.ground.cell_areas_km2`, H3's exact
+    cell areas)."""
+    return float(math.fsum(cell_areas_km2(np.asarray(cells, dtype=np.uint64)).tolist()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1010,7 +620,7 @@ class CompiledPolicy:
         Parameters
         ----------
         cells : (n_cell,) uint64
-            H3 res-5 cells (integers as ``h3.str_to_int`` gives them).
+            H3 res-5 cells (uint64 H3 indexes).
         t_utc : (n_time,) datetime64[ns] or ISO strings
             UTC times.
 
@@ -1124,7 +734,7 @@ class CompiledPolicy:
     ) -> list[PointDecision]:
         """Decide service for terminals at WGS-84 locations (degrees) at one UTC time.
 
-        Each location maps to its res-5 cell (``h3.latlng_to_cell``). ``speed_kmh`` (per
+        Each location maps to its res-5 cell (`skyfence.ground.latlng_to_cells`). ``speed_kmh`` (per
         terminal, None / NaN = not reported) feeds the moving-terminal rules; ``registered``
         (None = unknown, treated as not registered) the terminal rules and the speed-rule
         exemption. Raises `SiteError` for a latitude outside [-90, 90] or a longitude outside
@@ -1159,14 +769,14 @@ class CompiledPolicy:
         t_ns = _as_ns_array(t_utc)
         if t_ns.size != 1:
             raise PolicyError(f"check_points takes one time, got {t_ns.size}", "t_utc")
-        cells = np.array([h3.str_to_int(h3.latlng_to_cell(float(a), float(b), RESOLUTION))
-                          for a, b in zip(lat, lon, strict=True)], dtype=np.uint64)
+        cells = latlng_to_cells(lat, lon, RESOLUTION)
         ev = self.evaluate_terminals(cells, t_ns.astype("datetime64[ns]"), speeds[None, :],
                                      np.array([bool(r) for r in regs])[None, :])
-        t_text = format_utc(to_utc_datetime(np.datetime64(int(t_ns[0]), "ns")))
+        t_text = format_utc(np.datetime64(int(t_ns[0]), "ns"))
         n_rules = len(self.rules)
         extra = list(self.moving_rules) + list(self.terminal_rules)
         terr = self.territories_of(cells)
+        hexes = cells_to_hex(cells)
         out: list[PointDecision] = []
         for i, nm in enumerate(names):
             ri = int(ev.rule[0, i])
@@ -1181,7 +791,7 @@ class CompiledPolicy:
             code_i = int(ev.code[0, i])
             out.append(PointDecision(
                 name=str(nm), lat_deg=float(lat[i]), lon_deg=float(lon[i]),
-                cell=h3.int_to_str(int(cells[i])), t_utc=t_text, served=bool(ev.served[0, i]),
+                cell=hexes[i], t_utc=t_text, served=bool(ev.served[0, i]),
                 rule=rule, reason=reason, code=STATUS_CODES[code_i] or None, reference=ref,
                 speed_kmh=None if np.isnan(speeds[i]) else float(speeds[i]),
                 territories=terr[i], terminal_id=None if ids[i] is None else str(ids[i]),
@@ -1196,7 +806,7 @@ def _check_res5(cells: Any) -> np.ndarray:
     if cells_arr.size and np.any(res != RESOLUTION):
         bad = int(np.flatnonzero(res != RESOLUTION)[0])
         raise PolicyError(
-            f"cells[{bad}] ({h3.int_to_str(int(cells_arr[bad]))}) has resolution "
+            f"cells[{bad}] ({h3i.int_to_str(int(cells_arr[bad]))}) has resolution "
             f"{int(res[bad])}; policy is decided per res-{RESOLUTION} cell: map cells "
             "with to_service_cells first", "cells")
     return cells_arr
@@ -1272,9 +882,6 @@ def _decide_territories(policy: CompiledPolicy, rule_ids: list[int],
 # compile
 
 
-RegionBuilder = Callable[[RegionSpec, RegionResolver], ResolvedRegion]
-"""Turns a policy-defined region (geometry, expression) into cells, given the outer resolver."""
-
 _STATUS_ON = {"on": True, "off": False, "not_launched": False, "licence_pending": False}
 
 
@@ -1309,11 +916,9 @@ def compile_policy(
     """
     outer = resolver
     if outer is None or (region_builder is None and any(
-            s.cells is None for s in doc.regions)):
-        from . import regions as _catalogue
-
-        outer = outer or _catalogue.catalogue_resolver()
-        region_builder = region_builder or _catalogue.build_region
+            r.cells is None for r in doc.regions)):
+        outer = outer or catalogue_resolver()
+        region_builder = region_builder or build_region
     assert outer is not None
     local: dict[str, ResolvedRegion] = {}
 
@@ -1327,20 +932,22 @@ def compile_policy(
             extra = f" (regions defined in this policy: {own})" if own else ""
             raise RegionError(exc.message + extra, f"{source}: {where}") from None
 
-    for i, spec in enumerate(doc.regions):
-        where = f"regions[{i}] ({spec.name})"
+    for i, reg_spec in enumerate(doc.regions):
+        where = f"regions[{i}] ({reg_spec.name})"
         try:
-            if spec.cells is not None:
-                cells = cells_from_hex(spec.cells, where=f"{source}: regions[{i}].cells")
-                if spec.buffer_km:
+            if reg_spec.cells is not None:
+                cells = cells_from_hex(reg_spec.cells, where=f"{source}: regions[{i}].cells")
+                if reg_spec.buffer_km:
                     raise PolicyError("buffer_km applies to geometry regions, not cell lists",
                                       f"{source}: regions[{i}].buffer_km")
-                local[spec.name] = ResolvedRegion(spec.name, cells, spec.resolved_kind)
+                local[reg_spec.name] = ResolvedRegion(reg_spec.name, cells,
+                                                      reg_spec.resolved_kind)
             else:
                 assert region_builder is not None
-                built = region_builder(spec, _LocalFirst(local, outer))
-                local[spec.name] = ResolvedRegion(spec.name, built.cells, spec.resolved_kind,
-                                                  built.region, built.land_share)
+                built = region_builder(reg_spec, _LocalFirst(local, outer))
+                local[reg_spec.name] = ResolvedRegion(reg_spec.name, built.cells,
+                                                      reg_spec.resolved_kind, built.region,
+                                                      built.land_share)
         except RegionError as exc:
             if exc.where and exc.where.startswith(source):
                 raise
@@ -1492,7 +1099,7 @@ def _check_conflicts(rules: list[CompiledRule], source: str) -> None:
                         f"and {b.name!r} (rules[{b.index}], {'on' if b.action_on else 'off'}) "
                         f"conflict: equal priority ({a.priority}) and equal specificity "
                         f"({a.area_km2:.1f} km^2) over {shared.size} shared cells (e.g. "
-                        f"{h3.int_to_str(int(shared[0]))}) at overlapping times; give one a "
+                        f"{h3i.int_to_str(int(shared[0]))}) at overlapping times; give one a "
                         "higher priority or a smaller target",
                         source,
                     )

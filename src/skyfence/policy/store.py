@@ -121,14 +121,9 @@ from .. import limits
 from ..errors import AccessError, InputError, PolicyError, RegionError, StoreError
 from .diff import PolicyDiff, RuleChange, diff_policies, rule_changes
 from .io import PolicyFile, RequestSpec, canonical_json, dump_policy
-from .rules import (
-    PolicyDoc,
-    RegionResolver,
-    RuleSpec,
-    compile_policy,
-    format_utc,
-    to_utc_datetime,
-)
+from .model import PolicyDoc, RegionResolver, RuleSpec, format_utc, to_utc_datetime
+from .regions import catalogue_resolver, check_region_name
+from .rules import compile_policy
 
 __all__ = [
     "ANCHOR_KEY_ENV",
@@ -148,6 +143,7 @@ __all__ = [
     "PolicyVersion",
     "Request",
     "SweepingChange",
+    "parse_request_id",
     "same_actor",
     "sweeping_change",
     "utc_now",
@@ -378,7 +374,9 @@ class AuditReport:
 
     ``notes`` are facts that are not tampering (a writer killed between its commit and the
     anchor update; an anchor signature that cannot be checked without the key); ``anchor`` is
-    the anchor file's path (None for an in-memory store).
+    the anchor file's path (None for an in-memory store) and ``anchor_state`` what became of
+    it: ``"matches entry N (signed)"``, ``"... (unsigned)"``, ``"missing"``, ``"does not
+    match"``, ``"unreadable"`` or ``""`` when it was not checked.
     """
 
     entries: int
@@ -386,6 +384,7 @@ class AuditReport:
     findings: tuple[AuditFinding, ...]
     notes: tuple[str, ...] = ()
     anchor: str | None = None
+    anchor_state: str = ""
 
     @property
     def ok(self) -> bool:
@@ -500,6 +499,25 @@ def _fsync_dir(folder: Path) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def parse_request_id(value: Any, field: str = "request_id") -> int:
+    """A request id from user input (an int or its text): 1 to `MAX_REQUEST_ID`, else
+    `InputError` naming ``field``."""
+    if isinstance(value, bool):
+        raise InputError(f"a request id is a whole number, got {value!r}", field)
+    try:
+        rid = int(value) if not isinstance(value, str) else int(value.strip())
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"a request id is a whole number, got {str(value)[:40]!r}",
+                         field) from None
+    if isinstance(value, float) and value != rid:
+        raise InputError(f"a request id is a whole number, got {value!r}", field)
+    if not 1 <= rid <= MAX_REQUEST_ID:
+        shown = str(rid) if len(str(rid)) <= 40 else str(rid)[:37] + "..."
+        raise InputError(f"request id {shown} is outside 1 to {MAX_REQUEST_ID} (the ids "
+                         "the store can hold)", field)
+    return rid
 
 
 def _ro_uri(path: str, immutable: bool = False) -> str:
@@ -908,6 +926,7 @@ class PolicyStore:
                 raise StoreError(f"{self.path}: cannot start a write transaction: {exc}"
                                  ) from None
             anchored = self.anchor_path is not None
+            meta: dict[str, str]
             try:
                 if init:
                     meta, adopt, before = {}, True, (0, GENESIS_HASH)
@@ -1017,11 +1036,11 @@ class PolicyStore:
     def _time(self, value: Any, field: str, *, not_after_now: bool = False) -> datetime:
         """A UTC instant within [EARLIEST_UTC, LATEST_UTC), optionally not in the future."""
         try:
-            dt = to_utc_datetime(value, field)
+            dt = to_utc_datetime(value, field, years=(EARLIEST_UTC.year, LATEST_UTC.year - 1),
+                                 why="the years the store accepts (those an SGP4 element set "
+                                 "can carry)")
         except PolicyError as exc:
             raise InputError(exc.message, field) from None
-        except (OverflowError, ValueError) as exc:
-            raise InputError(f"cannot read time {value!r}: {exc}", field) from None
         if not EARLIEST_UTC <= dt < LATEST_UTC:
             raise InputError(f"{format_utc(dt)} is outside {EARLIEST_UTC.year}-"
                              f"{LATEST_UTC.year - 1}, the years the store accepts (those an "
@@ -1036,20 +1055,7 @@ class PolicyStore:
 
     @staticmethod
     def _request_id(value: Any, field: str = "request_id") -> int:
-        if isinstance(value, bool):
-            raise InputError(f"a request id is a whole number, got {value!r}", field)
-        try:
-            rid = int(value) if not isinstance(value, str) else int(value.strip())
-        except (TypeError, ValueError, OverflowError):
-            raise InputError(f"a request id is a whole number, got {str(value)[:40]!r}",
-                             field) from None
-        if isinstance(value, float) and value != rid:
-            raise InputError(f"a request id is a whole number, got {value!r}", field)
-        if not 1 <= rid <= MAX_REQUEST_ID:
-            shown = str(rid) if len(str(rid)) <= 40 else str(rid)[:37] + "..."
-            raise InputError(f"request id {shown} is outside 1 to {MAX_REQUEST_ID} (the ids "
-                             "the store can hold)", field)
-        return rid
+        return parse_request_id(value, field)
 
     def _policy_names_in(self, c: sqlite3.Connection) -> list[str]:
         return [r[0] for r in c.execute(
@@ -1200,9 +1206,7 @@ class PolicyStore:
         Returns the rule changes and the per-cell `PolicyDiff` (see `skyfence.policy.diff`);
         regions resolve through the store's resolver (the catalogue by default).
         """
-        from . import regions as _catalogue
-
-        resolver = self._resolver or _catalogue.catalogue_resolver()
+        resolver = self._resolver or catalogue_resolver()
         va, vb = self.get_version(a, name), self.get_version(b, name)
         ca = compile_policy(va.doc(), resolver, source=va.label())
         cb = compile_policy(vb.doc(), resolver, source=vb.label())
@@ -1224,9 +1228,7 @@ class PolicyStore:
         except StoreError:
             pass
         if self._resolver is None:
-            from . import regions as _catalogue
-
-            _catalogue.check_region_name(region)
+            check_region_name(region)
             return
         check = getattr(self._resolver, "check", None)
         if callable(check):
@@ -1603,29 +1605,42 @@ class PolicyStore:
                                                  "records it (row deleted)"))
         head_seq = int(rows[-1]["seq"]) if rows else 0
         head = prev
+        anchor_state = ""
         if check_anchor:
             meta = self._meta(c)
             parsed, problem = anchor
             if problem is not None:
                 findings.append(AuditFinding("anchor", None, problem))
+                anchor_state = "unreadable"
             elif parsed is None:
+                anchor_state = "missing"
                 if rows or meta.get("anchor") == "required":
                     legacy = meta.get("anchor") != "required"
                     findings.append(AuditFinding("anchor", None, (
                         f"anchor file {self.anchor_path} missing: truncation and rollback "
                         "cannot be ruled out" + (" (the store predates anchoring; its next "
                                                  "write creates the anchor)" if legacy else ""))))
+                else:
+                    anchor_state = "none yet (an empty store)"
             else:
                 problems, more = self._anchor_problems(parsed, meta, (head_seq, head), hashes)
                 findings.extend(AuditFinding("anchor", None, p) for p in problems)
                 notes.extend(more)
+                if problems:
+                    anchor_state = "does not match"
+                else:
+                    signed = ("signed, signature checked" if self._key is not None
+                              else "signed, signature not checked" if "mac" in parsed
+                              else "unsigned")
+                    anchor_state = f"matches entry {head_seq} ({signed})"
         if expected_head is not None and expected_head != head:
             findings.append(AuditFinding("audit", None, f"head {head[:16]}... differs from "
                                          f"the expected {str(expected_head)[:16]}... (log "
                                          "truncated or rewritten)"))
         return AuditReport(entries=len(rows), head=head, findings=tuple(findings),
                            notes=tuple(notes),
-                           anchor=None if self.anchor_path is None else str(self.anchor_path))
+                           anchor=None if self.anchor_path is None else str(self.anchor_path),
+                           anchor_state=anchor_state)
 
 
 def verify_store(path: str | Path, *, expected_head: str | None = None,

@@ -38,9 +38,10 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import __version__
+import skyfence
+
 from ..errors import AccessError, InputError, ResourceError, SkyfenceError, StoreError
-from ..policy.rules import PolicyDoc, RegionSpec, RuleSpec, format_utc, to_utc_datetime
+from ..policy.model import PolicyDoc, RegionSpec, RuleSpec, format_utc, to_utc_datetime
 from ..policy.store import PolicyStore, PolicyVersion
 from . import runs
 from .checks import CellLookup, check_point_values
@@ -495,7 +496,8 @@ bearer = HTTPBearer(auto_error=False, description="API token from `skyfence user
 
 def svc_of(request: Request) -> Service:
     """The `Service` of the running app."""
-    return request.app.state.svc  # type: ignore[no-any-return]
+    svc: Service = request.app.state.svc
+    return svc
 
 
 def require(need: str) -> Any:
@@ -551,7 +553,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     app = FastAPI(
         title="skyfence operator console API",
-        version=__version__,
+        version=skyfence.__version__,
         description=(__doc__ or "").split("\n\n", 1)[1] if __doc__ else "",
         lifespan=lifespan,
         docs_url=None,  # served below with local Swagger UI assets (no CDN)
@@ -570,7 +572,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.get("/api/health", tags=["service"], summary="Liveness (no token needed)")
     async def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+        return {"status": "ok", "version": skyfence.__version__}
 
     @app.get("/api/me", tags=["service"], summary="Who the token belongs to",
              responses=_errors(*AUTH_ERRORS))
@@ -988,10 +990,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
                                "scenario": svc.scenario.name}
         data = m.data
         if data is not None:
-            from .mapview import _iso
-
             out.update({
-                "steps": [_iso(t) for t in data.t_utc], "step_s": data.step_s,
+                "steps": [format_utc(t) for t in data.t_utc], "step_s": data.step_s,
                 "n_cells": data.n_cells, "n_points": data.n_points,
                 "regions": list(data.regions), "network": data.network_enabled,
                 "terminals": [{"index": data.n_cells + k, "name": n,
@@ -1048,9 +1048,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         svc.map.step_index(step)
         _compiled, st, label = _policy_for_map(svc, policy)
         row = st.status[step]
-        from .mapview import _iso
-
-        return {"step": step, "t_utc": _iso(svc.map.require().t_utc[step]), "policy": label,
+        return {"step": step, "t_utc": format_utc(svc.map.require().t_utc[step]), "policy": label,
                 "status": row.astype(int).tolist(),
                 "counts": {"served": int((row == 2).sum()), "blocked": int((row == 1).sum()),
                            "uncovered": int((row == 0).sum())}}
@@ -1158,18 +1156,16 @@ def _cells_region(svc: Service, store: PolicyStore, p: Principal, body: RequestI
     """The policy region (kind ``cells``) holding a request's cells, added when missing."""
     import hashlib
 
-    import h3
+    from ..ground import cell_resolution, cells_to_str, parse_cell
 
     cells = []
     for i, c in enumerate(body.cells or []):
-        text = c.strip().lower()
-        if not h3.is_valid_cell(text):
-            raise InputError(f"{c!r} is not an H3 cell", f"cells[{i}]")
-        if h3.get_resolution(text) > 5:
-            raise InputError(f"cell {c} has resolution {h3.get_resolution(text)}; service is "
-                             "decided per res-5 cell: give cells of resolution <= 5",
-                             f"cells[{i}]")
-        cells.append(text)
+        cell = np.array([parse_cell(c, f"cells[{i}]")], dtype=np.uint64)  # the one H3 parser
+        res = int(cell_resolution(cell)[0])
+        if res > 5:
+            raise InputError(f"cell {c} has resolution {res}; service is decided per res-5 "
+                             "cell: give cells of resolution <= 5", f"cells[{i}]")
+        cells.extend(cells_to_str(cell))
     cells = sorted(set(cells))
     name = "cells-" + hashlib.sha256(",".join(cells).encode()).hexdigest()[:12]
     try:

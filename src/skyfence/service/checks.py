@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import h3
 import numpy as np
 
 from ..errors import SiteError
+from ..ground import cells_to_str, latlng_to_cells
 from ..policy.rules import (
     CODE_BLOCKED_COUNTRY,
     CODE_MOVING_TOO_FAST,
@@ -103,9 +103,8 @@ class CellLookup:
         """
         lat = np.asarray(lat_deg, dtype=np.float64).ravel()
         lon = np.asarray(lon_deg, dtype=np.float64).ravel()
-        hexes = [h3.latlng_to_cell(float(a), float(b), RESOLUTION)
-                 for a, b in zip(lat, lon, strict=True)]
-        cells = np.fromiter((h3.str_to_int(h) for h in hexes), dtype=np.uint64, count=len(hexes))
+        cells = latlng_to_cells(lat, lon, RESOLUTION)
+        hexes = cells_to_str(cells)
         idx = self.rule_indices(cells, t_ns)
         t_arr = np.array([t_ns], dtype=np.int64)
         moving = [m for m in self.policy.moving_rules if m.active_at(t_ns)]

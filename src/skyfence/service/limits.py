@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .users import TokenUse, UserStore, _now_text
+from .users import TokenUse, UserStore, now_text
 
 __all__ = ["BodyLimitMiddleware", "RateLimiter", "UsageLogger"]
 
@@ -147,7 +147,7 @@ class UsageLogger:
     def record(self, token_id: str | None, user: str | None, client: str, method: str,
                target: str, status: int | None, *, wait: bool = False) -> None:
         """Log one call; ``wait`` writes it (and anything queued) before returning."""
-        use = TokenUse(_now_text(), token_id, user, client, method, target, status)
+        use = TokenUse(now_text(), token_id, user, client, method, target, status)
         if wait:
             self._write(self._drain([use]))
         else:

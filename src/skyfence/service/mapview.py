@@ -398,9 +398,7 @@ def _hex(cell: Any) -> str:
 
 
 def _iso(t: Any) -> str:
-    from ..policy.rules import to_utc_datetime
-
-    return format_utc(to_utc_datetime(np.datetime64(t, "ns")))
+    return format_utc(np.datetime64(t, "ns"))
 
 
 def _num(x: Any, digits: int) -> float | None:

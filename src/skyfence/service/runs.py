@@ -206,6 +206,8 @@ def compute_map(scenario: Scenario, workdir: str | Path | None = None) -> MapDat
             f"point-steps exceeds {MAX_MAP_POINT_STEPS:,}: shorten --duration, lengthen --step "
             "or use fewer / coarser regions")
     names = [f"c{i}" for i in range(n_cell)] + [f"t{i}" for i in range(n_term)]
+    records = ground.terminals.terminals() if n_term else []
+    term_speed = np.array([t.speed_kmh or 0.0 for t in records], dtype=np.float64)
     terminals = []
     for i, nm in enumerate(names):
         terminals.append({
@@ -425,10 +427,10 @@ def whatif_policies(scenario: Scenario, doc_a: PolicyDoc, doc_b: PolicyDoc, *, l
     ``policy-diff.csv`` (`skyfence.policy.diff.diff_policies` at ``at``, every cell either
     policy names, worldwide). Returns a JSON-ready summary.
     """
-    import h3
     import pandas as pd
 
     from ..engine import finalize, prepare, simulate
+    from ..ground import as_cells
     from ..outputs.geojson import cells_feature_collection
     from ..policy.diff import diff_policies, rule_changes
 
@@ -470,7 +472,7 @@ def whatif_policies(scenario: Scenario, doc_a: PolicyDoc, doc_b: PolicyDoc, *, l
     cb_cells = tb.cells[["h3_cell", "served_share", "rule_at_end"]]
     cells = ca_cells.merge(cb_cells, on="h3_cell", suffixes=("_a", "_b"))
     changed = cells[~np.isclose(cells["served_share_a"], cells["served_share_b"])]
-    ids = np.array([h3.str_to_int(h) for h in changed["h3_cell"]], dtype=np.uint64)
+    ids = as_cells(changed["h3_cell"].to_numpy(dtype=str))
     delta = changed["served_share_b"].to_numpy() - changed["served_share_a"].to_numpy()
     files.append(_write_geojson(cells_feature_collection(ids, {
         "region": changed["region"].to_numpy(object),

@@ -60,6 +60,7 @@ __all__ = [
     "UserStore",
     "identify",
     "identify_cli",
+    "now_text",
     "role_at_least",
 ]
 
@@ -154,7 +155,8 @@ BEGIN SELECT RAISE(ABORT, 'svc_user_events is append-only'); END
 """
 
 
-def _now_text() -> str:
+def now_text() -> str:
+    """The current UTC time as the service tables store it (ISO 8601, microseconds, ``Z``)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -362,7 +364,7 @@ class UserStore:
         check_user_name(name)
         check_role(role)
         by = str(by).strip() or "unknown"
-        now = _now_text()
+        now = now_text()
         with self._transaction() as c:
             old = c.execute("SELECT * FROM svc_users WHERE name = ?", (name,)).fetchone()
             if old is not None:
@@ -380,7 +382,7 @@ class UserStore:
     def issue_token(self, name: str, *, by: str) -> str:
         """A further token for an active user (e.g. a lost one: revoke that user's old tokens
         with `revoke_token`)."""
-        now = _now_text()
+        now = now_text()
         with self._transaction() as c:
             row = c.execute("SELECT * FROM svc_users WHERE name = ?", (name,)).fetchone()
             if row is None:
@@ -396,7 +398,7 @@ class UserStore:
 
     def revoke_user(self, name: str, *, by: str) -> User:
         """Revoke a user and all of their tokens (immediately: every later use is refused)."""
-        now = _now_text()
+        now = now_text()
         with self._transaction() as c:
             row = c.execute("SELECT * FROM svc_users WHERE name = ?", (name,)).fetchone()
             if row is None:
@@ -416,7 +418,7 @@ class UserStore:
 
     def revoke_token(self, token_id: str, *, by: str) -> None:
         """Revoke one token by its public id."""
-        now = _now_text()
+        now = now_text()
         with self._transaction() as c:
             row = c.execute("SELECT t.*, u.name AS user_name, u.role AS role FROM svc_tokens t "
                             "JOIN svc_users u ON u.id = t.user_id WHERE t.id = ?",
@@ -519,18 +521,18 @@ def identify(users: UserStore, *, token: str | None, by: str | None, need: str,
         try:
             user, tid = users.authenticate(token.strip())
         except AccessError:
-            users.log_uses([TokenUse(_now_text(), token_id_of(token.strip()), None, client,
+            users.log_uses([TokenUse(now_text(), token_id_of(token.strip()), None, client,
                                      "CLI", action, 401)])
             raise
         if by is not None and by != user.name:
-            users.log_uses([TokenUse(_now_text(), tid, user.name, client, "CLI", action, 403)])
+            users.log_uses([TokenUse(now_text(), tid, user.name, client, "CLI", action, 403)])
             raise AccessError(f"--by {by!r} differs from the token's user {user.name!r}; the "
                               "token decides who acts: drop --by")
         if not role_at_least(user.role, need):
-            users.log_uses([TokenUse(_now_text(), tid, user.name, client, "CLI", action, 403)])
+            users.log_uses([TokenUse(now_text(), tid, user.name, client, "CLI", action, 403)])
             raise AccessError(f"user {user.name!r} has role {user.role}; {action} needs "
                               f"{need} or higher")
-        users.log_uses([TokenUse(_now_text(), tid, user.name, client, "CLI", action, 200)])
+        users.log_uses([TokenUse(now_text(), tid, user.name, client, "CLI", action, 200)])
         return Actor(user.name, user.role, tid)
     if users.has_users():
         raise AccessError(f"this store has registered users: identify with --token TOKEN or "
