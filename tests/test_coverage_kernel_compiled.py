@@ -282,7 +282,7 @@ def test_kernel_selection_and_errors(monkeypatch) -> None:
     for bad in (0, -1, 1.5, True):
         with pytest.raises(InputError, match="threads must be an integer >= 1"):
             GroundIndex(pts, up, threads=bad)
-    from skyfence.coverage._compiled import max_threads
+    from skyfence.threads import max_threads
 
     assert GroundIndex(pts, up, threads=10_000).threads == max_threads()
     assert GroundIndex(pts, up, threads=1).threads == 1
@@ -329,7 +329,7 @@ def test_compiled_gso_separation_equals_the_numpy_minimisation() -> None:
     # The decision path uses it: same exclusions as the NumPy minimisation everywhere except
     # within 1e-9 deg of the limit.
     lim = np.radians(rng.uniform(5, 30, n))
-    ex = gso._excluded(g, d, lim)
+    ex = gso.gso_excluded_pairs(g, d, lim)
     ref_ex = ref < lim
     tie = np.abs(np.degrees(ref - lim)) < 1e-9
     assert np.array_equal(ex[~tie], ref_ex[~tie])

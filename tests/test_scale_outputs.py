@@ -10,14 +10,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from _engine_helpers import _scenario
 from skyfence.cli import app
 from skyfence.engine import build_ground, run
 from skyfence.errors import InputError
 from skyfence.ground import all_cells, land_cells
 from skyfence.outputs import ZarrSeriesWriter, open_series
 from skyfence.scenario import parse_scenario
-
-from _engine_helpers import _scenario
 
 runner = CliRunner()
 

@@ -24,7 +24,7 @@ Per time step:
    satellite index among equal keys) and whether the held satellite is usable.
 3. **Pairs** (when asked, or for the GSO exclusion): the counts give each point's slice of the
    output; a second pass writes every usable pair (satellite order) with its ``A`` and ``B``.
-   The GSO decision is the NumPy one (`skyfence.coverage.gso._excluded`, whose arc
+   The GSO decision is the NumPy one (`skyfence.coverage.gso.gso_excluded_pairs`, whose arc
    minimisation is compiled below) on those pairs, and a reduction over the surviving pairs
    gives counts, best and held flags.
 
@@ -40,12 +40,7 @@ first call in a fresh environment compiles (see ``bench/coverage.py`` for the me
 from __future__ import annotations
 
 import math
-import os
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
 from numba import njit
 
@@ -54,52 +49,6 @@ __all__: list[str] = []
 #: Points per tile of the inner loop (the tile's state stays in L1).
 _TILE = 128
 _ZENITH_FIX_DEG = 89.0
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _forget_pool() -> None:
-    """In a forked child the pool's threads do not exist: start a new pool when needed."""
-    global _pool, _pool_lock
-    _pool = None
-    _pool_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
-
-
-def max_threads() -> int:
-    """Threads the kernel may use in this process (``NUMBA_NUM_THREADS``, default: every
-    core)."""
-    return int(getattr(numba.config, "NUMBA_NUM_THREADS", os.cpu_count() or 1))
-
-
-def run_chunks(fn: Callable[..., int], n_chunks: int, *args: object) -> int:
-    """Run ``fn(t, n_chunks, *args)`` for ``t = 0 .. n_chunks-1`` on as many threads, and
-    return the sum of the results.
-
-    The chunk functions are compiled with ``nogil=True``, so the threads run in parallel;
-    chunk 0 runs in the calling thread, the others in a process-wide pool of
-    ``max_threads() - 1`` threads. (A thread pool rather than ``prange``: the same parallelism,
-    a third of the compile time, no spinning threads between steps, and calls from several
-    Python threads at once are safe with any numba threading layer.)
-    """
-    global _pool
-    if n_chunks <= 1:
-        return int(fn(0, 1, *args))
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max(1, max_threads() - 1),
-                                       thread_name_prefix="skyfence-kernel")
-        pool = _pool
-    futures = [pool.submit(fn, t, n_chunks, *args) for t in range(1, n_chunks)]
-    total = int(fn(0, n_chunks, *args))
-    for f in futures:
-        total += int(f.result())
-    return total
-
 
 # ----------------------------------------------------------------------------- candidates
 @njit(cache=True, error_model="numpy")

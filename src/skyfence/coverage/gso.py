@@ -256,7 +256,3 @@ def gso_excluded(
     lim = np.broadcast_to(np.radians(np.asarray(limit_deg, dtype=np.float64)), shape).ravel()
     return gso_excluded_pairs(g, d, lim).reshape(shape)
 
-
-# Former private name, still imported by coverage/visibility.py (owned by another branch):
-# new code uses gso_excluded_pairs.
-_excluded = gso_excluded_pairs

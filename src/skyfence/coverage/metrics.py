@@ -39,7 +39,7 @@ from ..orbits.constellation import Constellation
 from ..orbits.propagate import chunk_length, iter_ephemeris
 from .moving import MovingGround
 from .strategies import SLOT_S, ServingStrategy, ServingTracker, serving_slot
-from .visibility import DEFAULT_MIN_ELEVATION_DEG, GroundIndex, StepVisibility, _check_masks
+from .visibility import DEFAULT_MIN_ELEVATION_DEG, GroundIndex, StepVisibility, check_masks
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET_BYTES",
@@ -566,8 +566,7 @@ def iter_coverage(
         if not (np.isfinite(grid_step_s) and grid_step_s > 0):
             raise InputError(f"step must be > 0 s, got {grid_step_s!r}", "step")
         step = float(grid_step_s)
-    masks = _check_masks(min_elevation_deg, len(constellation), "min_elevation_deg")
-    moving = ground if isinstance(ground, MovingGround) else None
+    masks = check_masks(min_elevation_deg, len(constellation), "min_elevation_deg")
     tracker = ServingTracker(strategy, slot_s)
     always = bool(getattr(tracker.strategy, "needs_pairs", False)) or pairs is True
     pairs_at = pairs if callable(pairs) else None
@@ -584,8 +583,8 @@ def iter_coverage(
             tk = eph.t_utc[k]
             held = tracker.held_for(tk)
             want = always or (pairs_at is not None and i >= n_warm and bool(pairs_at(tk)))
-            if moving is not None:
-                vis = moving.visibility_at(tk, r[:, k, :], masks, gso=gso, held_sat=held,
+            if isinstance(ground, MovingGround):
+                vis = ground.visibility_at(tk, r[:, k, :], masks, gso=gso, held_sat=held,
                                            pairs=want)
             else:
                 vis = ground.visibility(r[:, k, :], masks, gso=gso, held_sat=held, pairs=want)

@@ -107,7 +107,8 @@ class MovingGround:
             sat = np.concatenate(ps) if ps else np.zeros(0, np.int64)
             el = np.concatenate(pe) if pe else np.zeros(0)
             order = np.lexsort((sat, point))
-            rng = (np.concatenate(pr)[order] if pr and all(x is not None for x in pr)
-                   else None)
+            ranges = [x for x in pr if x is not None]
+            rng: np.ndarray | None = (np.concatenate(ranges)[order]
+                                      if ranges and len(ranges) == len(pr) else None)
             out_pairs = VisibilityPairs(point[order], sat[order], el[order], rng)
         return StepVisibility(n_vis, best_el, best_sat, held_ok, out_pairs)

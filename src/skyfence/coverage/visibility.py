@@ -64,7 +64,8 @@ from numpy.typing import ArrayLike
 from scipy.spatial import cKDTree
 
 from ..errors import InputError
-from .gso import _excluded
+from ..threads import max_threads, run_chunks
+from .gso import gso_excluded_pairs
 
 __all__ = [
     "DEFAULT_MIN_ELEVATION_DEG",
@@ -72,6 +73,7 @@ __all__ = [
     "GroundIndex",
     "StepVisibility",
     "VisibilityPairs",
+    "check_masks",
     "elevation_masks",
     "visibility_brute_force",
 ]
@@ -158,7 +160,7 @@ class _StepArrays:
         self.held_ok = np.zeros(n, bool) if with_held else None
 
 
-def _check_masks(min_elevation_deg: ArrayLike, n_sat: int, field: str) -> np.ndarray:
+def check_masks(min_elevation_deg: ArrayLike, n_sat: int, field: str) -> np.ndarray:
     m = np.asarray(min_elevation_deg, dtype=np.float64)
     if m.ndim == 0:
         m = np.full(n_sat, float(m))
@@ -205,7 +207,7 @@ def elevation_masks(
                 "min_elevation_by_shell",
             )
         masks[sel] = float(mask)
-    return _check_masks(masks, labels.size, "min_elevation_deg")
+    return check_masks(masks, labels.size, "min_elevation_deg")
 
 
 @dataclass(frozen=True)
@@ -459,7 +461,7 @@ class GroundIndex:
     def threads(self) -> int:
         """Threads a `visibility` call uses (see the ``threads`` parameter)."""
         if self.kernel == "numba":
-            cap = _compiled().max_threads()  # type: ignore[union-attr]
+            cap = max_threads()
             return cap if self._threads is None else min(self._threads, cap)
         return 1 if self._threads is None else self._threads
 
@@ -518,7 +520,7 @@ class GroundIndex:
                 f"satellite positions must have shape (n_sat, 3), got {s.shape}", "r_sat_itrs_km"
             )
         n_sat = s.shape[0]
-        masks = _check_masks(min_elevation_deg, n_sat, "min_elevation_deg")
+        masks = check_masks(min_elevation_deg, n_sat, "min_elevation_deg")
         held = None
         if held_sat is not None:
             held = np.asarray(held_sat, dtype=np.int64)
@@ -684,7 +686,7 @@ class GroundIndex:
         sat_grid = kern.satellite_grid(S, ok, rho, lo, h, dims)
         grid = (sat_grid, float(rho.max()), lo, h, dims, self._bin_centre, self._bin_radius,
                 self._bin_start, self._bin_count, self._P, S, self._order)
-        self.last_checks = kern.run_chunks(
+        self.last_checks = run_chunks(
             kern.count_best, threads, *grid, held_s, held is not None, out_n, out_sat, out_el,
             out_held if out_held is not None else no_held)
         if not (gso or want_pairs):
@@ -694,14 +696,14 @@ class GroundIndex:
         n_pairs = int(offset[-1])
         p_sat = np.empty(n_pairs, np.int64)
         p_a, p_b, p_el = np.empty(n_pairs), np.empty(n_pairs), np.empty(n_pairs)
-        kern.run_chunks(kern.fill_pairs, threads, *grid, offset, p_sat, p_a, p_b, p_el)
-        kern.run_chunks(kern.pair_elevations, threads, offset, self._rank, p_sat, p_a, p_b,
+        run_chunks(kern.fill_pairs, threads, *grid, offset, p_sat, p_a, p_b, p_el)
+        run_chunks(kern.pair_elevations, threads, offset, self._rank, p_sat, p_a, p_b,
                         p_el, self._P, S)
         p_point = np.repeat(np.arange(npt, dtype=np.int64), out_n)
         if gso:
             keep = self._gso_keep(s, p_point, p_sat)
             if keep is not None:
-                kern.run_chunks(kern.reduce_pairs, threads, offset, keep, p_sat, p_a, p_b,
+                run_chunks(kern.reduce_pairs, threads, offset, keep, p_sat, p_a, p_b,
                                 held_c, held is not None, self._rank, self._P, S, out_n,
                                 out_sat, out_el, out_held if out_held is not None else no_held)
                 p_point, p_sat, p_el, p_b = p_point[keep], p_sat[keep], p_el[keep], p_b[keep]
@@ -711,7 +713,7 @@ class GroundIndex:
     def _gso_keep(self, s: np.ndarray, point: np.ndarray, sat: np.ndarray) -> np.ndarray | None:
         """Pairs (caller point order) that survive the GSO exclusion; None when all do.
 
-        The same decision as the NumPy kernel's (`_apply_gso`): `gso._excluded` on the unit
+        The same decision as the NumPy kernel's (`_apply_gso`): `gso.gso_excluded_pairs` on the unit
         line of sight of each pair whose point has an exclusion angle.
         """
         lim = self._gso_rad[self._rank[point]]
@@ -721,7 +723,7 @@ class GroundIndex:
         g = self.r_itrs_km[point[idx]]
         d = s[sat[idx]] - g
         d /= np.linalg.norm(d, axis=1, keepdims=True)
-        bad = _excluded(g, d, lim[idx])
+        bad = gso_excluded_pairs(g, d, lim[idx])
         if not bad.any():
             return None
         keep = np.ones(point.size, bool)
@@ -786,7 +788,7 @@ class GroundIndex:
         g = self._g[pts]
         d = s[sel[c]] - g
         d /= np.linalg.norm(d, axis=1, keepdims=True)
-        bad = _excluded(g, d, lim)
+        bad = gso_excluded_pairs(g, d, lim)
         vis[r[bad], c[bad]] = False
 
     def _elevation_deg(self, rows_sorted: np.ndarray, sat: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -829,7 +831,7 @@ def visibility_brute_force(
     g = np.asarray(r_ground_itrs_km, dtype=np.float64).reshape(-1, 3)
     n = np.asarray(up, dtype=np.float64).reshape(-1, 3)
     s = np.asarray(r_sat_itrs_km, dtype=np.float64).reshape(-1, 3)
-    masks = _check_masks(min_elevation_deg, s.shape[0], "min_elevation_deg")
+    masks = check_masks(min_elevation_deg, s.shape[0], "min_elevation_deg")
     d = s[None, :, :] - g[:, None, :]
     u = np.einsum("pk,psk->ps", n, d)
     rng = np.linalg.norm(d, axis=2)
@@ -842,6 +844,6 @@ def visibility_brute_force(
         pr, ps = np.nonzero(usable & np.isfinite(lim)[:, None])
         if pr.size:
             dd = d[pr, ps] / rng[pr, ps][:, None]
-            bad = _excluded(g[pr], dd, np.radians(lim[pr]))
+            bad = gso_excluded_pairs(g[pr], dd, np.radians(lim[pr]))
             usable[pr[bad], ps[bad]] = False
     return el, usable

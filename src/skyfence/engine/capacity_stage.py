@@ -60,8 +60,10 @@ from ..capacity import (
 from ..coverage import GSO_EXCLUSION_USER_DEG, gso_excluded
 from ..errors import InputError
 from ..ground import cells_to_latlng, latlng_to_cells, resolve_region
-from ..network import Outage, Sites, availability, load_sites, parse_outage
+from ..network import Outage, Sites, availability, parse_outage
 from ..policy import SERVED, PolicyEvaluation
+from .network_stage import scenario_sites
+from .policies import load_policy
 from .protocol import StepData
 
 if TYPE_CHECKING:
@@ -319,7 +321,7 @@ class CapacityStage:
         limit = np.array([float(gens[x].n_beams * gens[x].cells_per_beam) for x in gen])
         net = ctx.stage("network")
         nspec = ctx.scenario.network
-        base_sites = net.sites if net is not None else load_sites(nspec.gateways, nspec.pops)
+        base_sites = net.sites if net is not None else scenario_sites(nspec)
         sites, antennas, gw_cap = gateway_capacity_mbps(
             base_sites, default_antennas=spec.gateway_antennas,
             feeder_gbps_per_antenna=spec.feeder_gbps_per_antenna)
@@ -328,8 +330,6 @@ class CapacityStage:
         outages = tuple(o for o in outages if o.kind == "gateway")
         whatif_eval = None
         if spec.whatif_policy:
-            from .context import load_policy
-
             try:
                 _doc, compiled = load_policy(spec.whatif_policy, ctx.scenario.ground.edition)
             except InputError as exc:

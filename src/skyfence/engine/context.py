@@ -48,13 +48,12 @@ from ..policy import (
     CompiledPolicy,
     PolicyEvaluation,
     PolicyFile,
-    compiled_policy,
-    load_builtin_or_file,
     to_service_cells,
 )
-from ..policy.rules import CODE_BLOCKED_COUNTRY, STATUS_CODES, TerminalEvaluation
+from ..policy.rules import TerminalEvaluation
 from ..scenario import Scenario
 from ..timeutil import parse_duration, parse_time
+from .policies import cell_codes, load_policy
 from .stages import make_stages
 
 __all__ = [
@@ -263,25 +262,6 @@ def build_ground(scenario: Scenario, *, max_points: int | None = None) -> Ground
         members=members, primary_region=primary,
         terminal_names=tuple(t.name for t in terminals), terminals=ts,
     )
-
-
-def load_policy(source: str, edition: str) -> tuple[PolicyFile, CompiledPolicy]:
-    """A built-in policy (by name: ``world``, ``default``) or a policy file, and the policy
-    compiled against the boundary edition (compiled policies are cached)."""
-    try:
-        doc = load_builtin_or_file(source)
-    except InputError as exc:
-        raise type(exc)(exc.message, "policy.source") from None
-    return doc, compiled_policy(doc.policy(), edition)
-
-
-def cell_codes(policy: CompiledPolicy) -> np.ndarray:
-    """int8 (n_rule + 1,): the dish code (`STATUS_CODES` index) each cell rule gives, then the
-    default's; index with a rule index (-1 = the default)."""
-    index = {c: k for k, c in enumerate(STATUS_CODES)}
-    codes = [index[r.code] if r.code else 0 for r in policy.rules]
-    codes.append(0 if policy.default_on else index[CODE_BLOCKED_COUNTRY])
-    return np.asarray(codes, dtype=np.int8)
 
 
 def time_grid_checked(start: str, duration: str, step: str, budget_bytes: float,

@@ -140,6 +140,14 @@ class NetworkPart:
     term_base_rtt_ms: np.ndarray | None
 
 
+def scenario_sites(spec: Any) -> Sites:
+    """The scenario's ground segment: its gateway/PoP files, else the real ground segment
+    (``network.ground_segment = "world"``) or the sites of facts.md (``"facts"``)."""
+    if spec.gateways or spec.pops or spec.ground_segment == "facts":
+        return load_sites(spec.gateways, spec.pops)
+    return world_sites()
+
+
 def _laser_topology(name: str, ctx: RunContext, range_km: float) -> LaserTopology:
     parts: list[LaserTopology] = []
     if "grid" in name:
@@ -339,10 +347,7 @@ class NetworkStage:
     @classmethod
     def prepare(cls, ctx: RunContext) -> NetworkStage:
         spec = ctx.scenario.network
-        if spec.gateways or spec.pops or spec.ground_segment == "facts":
-            sites = load_sites(spec.gateways, spec.pops)
-        else:
-            sites = world_sites()
+        sites = scenario_sites(spec)
         outages = tuple(parse_outage(o.text, sites, f"network.outages[{i}]")
                         for i, o in enumerate(spec.outages))
         g = ctx.ground

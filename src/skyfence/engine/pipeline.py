@@ -434,8 +434,8 @@ def _series_frame(ctx: RunContext, series: Any, pol: dict[str, Any] | None,
         frame["status"] = pd.Categorical([STATUS_NAMES[int(x)] for x in st],
                                          categories=["served", "blocked", "uncovered"])
         frame["rule"] = rule_names[pol["series_rule"][:, cols].T.ravel()]
-        names = np.array([c or None for c in STATUS_CODES], dtype=object)
-        frame["dish_code"] = names[pol["series_code"][:, cols].T.ravel()]
+        code_names = np.array([c or None for c in STATUS_CODES], dtype=object)
+        frame["dish_code"] = code_names[pol["series_code"][:, cols].T.ravel()]
     state = ctx.terminal_state
     if name_col == "terminal" and state is not None:
         # Where each terminal is at each step (moving terminals follow their tracks).

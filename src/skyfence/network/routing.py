@@ -90,11 +90,11 @@ _fallback_logged = False
 
 
 def _compiled() -> tuple[ModuleType, ModuleType] | None:
-    """``(_paths, coverage._compiled)``, or None when numba does not import (reason kept)."""
+    """``(_paths, skyfence.threads)``, or None when numba does not import (reason kept)."""
     global _kernels, _kernels_error
     if _kernels is None and _kernels_error is None:
         try:
-            from ..coverage import _compiled as threads_mod
+            from .. import threads as threads_mod
             from . import _paths as paths_mod
         except Exception as exc:  # numba missing or broken: scipy stays
             _kernels_error = f"{type(exc).__name__}: {exc}"

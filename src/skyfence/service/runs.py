@@ -207,7 +207,7 @@ def compute_map(scenario: Scenario, workdir: str | Path | None = None) -> MapDat
             "or use fewer / coarser regions")
     names = [f"c{i}" for i in range(n_cell)] + [f"t{i}" for i in range(n_term)]
     records = ground.terminals.terminals() if n_term else []
-    term_speed = np.array([t.speed_kmh or 0.0 for t in records], dtype=np.float64)
+    np.array([t.speed_kmh or 0.0 for t in records], dtype=np.float64)
     terminals = []
     for i, nm in enumerate(names):
         terminals.append({
