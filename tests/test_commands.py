@@ -249,3 +249,48 @@ def test_output_folder_that_is_a_file_or_device_is_refused(tmp_path: Path) -> No
         assert "not a directory" in _text(res)
     assert afile.read_text() == "keep me"
     assert Path("/dev/null").is_char_device()
+
+
+@pytest.mark.parametrize("command", ["coverage", "network", "policy"])
+def test_ground_point_syntax_is_one_in_every_command(tmp_path: Path, command: str) -> None:
+    # Longitude 200 and a bare third number are refused the same way everywhere.
+    for bad, message in (("X=10,200", "longitude 200"), ("X=50.45,30.52,100", "alt_m=")):
+        if command == "policy":
+            args = ["policy", "check", "--point", bad]
+        else:
+            args = [command, "-c", "starlink-gen1", "--terminal", bad, "--duration", "1m",
+                    "--quiet", "--out", str(tmp_path / "o")]
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2, (command, bad, res.output)
+        assert message in _text(res), (command, bad, res.output)
+
+
+def test_ground_point_extras_land_where_they_should(tmp_path: Path) -> None:
+    point = "Van=50.45,30.52,alt_m=150,speed_kmh=100,id=UA-17"
+    _ok(["coverage", "-c", "starlink-gen1", "--terminal", point, "--start",
+         "2026-01-31T12:00:00Z", "--duration", "2m", "--policy", "world", "--quiet",
+         "--no-maps", "--out", str(tmp_path)])
+    summ = pd.read_csv(tmp_path / "terminal_summary.csv").iloc[0]
+    assert summ["altitude_m"] == pytest.approx(150.0) and summ["id"] == "UA-17"
+    t = pd.read_parquet(tmp_path / "terminals.parquet")
+    assert (t["speed_kmh"] == 100.0).all()
+    # 100 km/h in Ukraine on 2026-01-31 (speed limit 75 km/h, unregistered): off by the rule.
+    assert set(t["dish_code"]) == {"MOVING_TOO_FAST_FOR_POLICY"}
+    res = _ok(["policy", "check", "--point", point, "--at", "2026-01-31T12:00:00Z",
+               "--format", "json"])
+    answer = json.loads(res.output)[0]
+    assert answer["served"] is False and answer["code"] == "MOVING_TOO_FAST_FOR_POLICY"
+    # The same point in a scenario file.
+    sc = tmp_path / "s.toml"
+    sc.write_text('[time]\nstart = "2026-01-31T12:00:00Z"\nduration = "1m"\n[network]\n'
+                  'enabled = false\n[capacity]\nenabled = false\n[[ground.terminals]]\n'
+                  'name = "Van"\nlat = 50.45\nlon = 30.52\naltitude_m = 150\n'
+                  'speed_kmh = 100\nid = "UA-17"\n')
+    _ok(["run", "--scenario", str(sc), "--quiet", "--no-maps", "--out", str(tmp_path / "r")])
+    t2 = pd.read_parquet(tmp_path / "r" / "terminals.parquet")
+    assert set(t2["dish_code"]) == {"MOVING_TOO_FAST_FOR_POLICY"}
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[ground.terminals]]\nname = "X"\nlat = 10\nlon = 200\n')
+    res = runner.invoke(app, ["run", "--scenario", str(bad), "--quiet", "--out",
+                              str(tmp_path / "b")])
+    assert res.exit_code == 2 and "longitude" in _text(res)

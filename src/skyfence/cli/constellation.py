@@ -14,8 +14,6 @@ from ..errors import InputError
 from ..orbits import load_constellation
 from ..orbits.celestrak import CELESTRAK_URL, DEFAULT_MAX_AGE_S, FETCH_FORMATS, fetch_group
 from ..orbits.constellation import Constellation
-from ..orbits.elements import load_elements, write_tle
-from ..orbits.recover import estimate_planes, format_shells, recover_shells
 from ..timeutil import parse_duration
 
 __all__ = ["app", "constellation_summary", "format_summary"]
@@ -32,6 +30,7 @@ _TLE_SUFFIXES = (".tle", ".3le", ".txt")
 
 
 def _load(source: str, *, skip_invalid: bool, epoch: str | None) -> Constellation:
+    # (heavy modules are imported where used: `skyfence --help` starts fast)
     return load_constellation(source, epoch=epoch, skip_invalid=skip_invalid)
 
 
@@ -45,6 +44,8 @@ def constellation_summary(constellation: Constellation) -> dict[str, Any]:
     Shells are the defined ones when every satellite carries a shell label (Walker presets),
     otherwise they are recovered from the elements (`recover_shells`).
     """
+    from ..orbits.recover import estimate_planes, format_shells, recover_shells
+
     c = constellation
     out: dict[str, Any] = {"name": c.name, "n_satellites": len(c)}
     if len(c):
@@ -181,6 +182,8 @@ def fetch_cmd(
     url: Annotated[str, typer.Option(help="GP query endpoint.")] = CELESTRAK_URL,
 ) -> None:
     """Download a CelesTrak group's current element sets, through a local cache."""
+    from ..orbits.elements import load_elements
+
     if out is not None:
         limits.check_output_path(out, field="--out")
     result = fetch_group(
@@ -210,6 +213,8 @@ def export_cmd(
     epoch: Annotated[str | None, typer.Option(help=_EPOCH_HELP)] = None,
 ) -> None:
     """Write a constellation (e.g. a Walker preset) as 3-line element sets."""
+    from ..orbits.elements import write_tle
+
     if out.suffix.lower() not in _TLE_SUFFIXES:
         raise InputError(
             f"output must end in {', '.join(_TLE_SUFFIXES)} (3-line element sets), "

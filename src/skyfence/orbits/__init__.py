@@ -5,14 +5,16 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import InputError
-from .celestrak import fetch_group
-from .constellation import Constellation, ValidationReport
-from .elements import load_elements, write_tle
+
+# The submodule `propagate` shares its name with the function `propagate`: bind the
+# function now, or importing the submodule would leave the module in its place.
 from .propagate import (
     NOT_PHYSICAL,
     Ephemeris,
@@ -23,8 +25,48 @@ from .propagate import (
     propagate,
     require_accelerated,
 )
-from .recover import recover_planes, recover_shells
-from .shells import PRESETS, WalkerShell, preset, preset_names, walker_constellation
+
+#: Public name -> (submodule, name): imported on first use (PEP 562).
+_LAZY: dict[str, tuple[str, str]] = {
+    "Constellation": ("constellation", "Constellation"),
+    "PRESETS": ("shells", "PRESETS"),
+    "ValidationReport": ("constellation", "ValidationReport"),
+    "WalkerShell": ("shells", "WalkerShell"),
+    "fetch_group": ("celestrak", "fetch_group"),
+    "load_elements": ("elements", "load_elements"),
+    "preset": ("shells", "preset"),
+    "preset_names": ("shells", "preset_names"),
+    "recover_planes": ("recover", "recover_planes"),
+    "recover_shells": ("recover", "recover_shells"),
+    "walker_constellation": ("shells", "walker_constellation"),
+    "write_tle": ("elements", "write_tle"),
+}
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import numpy as np
+
+    from ..errors import InputError
+    from .celestrak import fetch_group
+    from .constellation import Constellation, ValidationReport
+    from .elements import load_elements, write_tle
+    from .recover import recover_planes, recover_shells
+    from .shells import PRESETS, WalkerShell, preset, preset_names, walker_constellation
+
+
+def __getattr__(name: str) -> Any:
+    entry = _LAZY.get(name)
+    if entry is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{entry[0]}", __name__), entry[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "DEFAULT_WALKER_EPOCH",
@@ -74,6 +116,9 @@ def load_constellation(
         For files: load the valid records and report the rest in ``constellation.report``
         instead of raising `ElementError` at the first bad record.
     """
+    from .elements import load_elements
+    from .shells import PRESETS, preset
+
     text = str(source).strip()
     if not text:
         raise InputError("empty constellation source; give a file path or a preset name",
