@@ -36,14 +36,15 @@ print(json.dumps({"import": t1 - t0, "prepare": t2 - t1, "simulation": t3 - t2,
 """
 
 
-def current(duration: str) -> dict[str, float]:
+def current(duration: str, capacity: bool = True) -> dict[str, float]:
     t0 = time.perf_counter()
     from skyfence.engine import finalize, prepare, simulate
     from skyfence.outputs import write_run
     from skyfence.scenario import default_scenario, with_overrides
 
     t_import = time.perf_counter() - t0
-    sc = with_overrides(default_scenario(), {"time": {"duration": duration}})
+    sc = with_overrides(default_scenario(), {"time": {"duration": duration},
+                                             "capacity": {"enabled": capacity}})
     ctx = prepare(sc)
     tables = finalize(ctx, simulate(ctx))
     written = write_run(tables, tempfile.mkdtemp())
@@ -57,8 +58,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--duration", default="1d")
     ap.add_argument("--baseline", help="src folder of an older checkout to time as well")
+    ap.add_argument("--no-capacity", action="store_true",
+                    help="also time the main job with the capacity stage off")
     args = ap.parse_args()
     rows = {"now": current(args.duration)}
+    if args.no_capacity:
+        rows["now, capacity off"] = current(args.duration, capacity=False)
     if args.baseline:
         env = dict(os.environ, PYTHONPATH=args.baseline)
         res = subprocess.run([sys.executable, "-c", _OLD, args.duration], env=env,

@@ -314,6 +314,8 @@ class CapacitySpec(_Strict):
     """
 
     enabled: bool = Field(True, description="run the capacity stage")
+    every: str = Field("5m", description="allocate on this sub-grid of the steps (busy-hour "
+                       "and window means are over the allocated steps)")
     rule: Literal["max-min", "proportional"] = Field(
         "max-min", description="max-min fair, or pro rata to demand at a bottleneck")
     assignment: Literal["balanced", "serving"] = Field(
@@ -425,6 +427,16 @@ class CapacitySpec(_Strict):
     def has_whatif(self) -> bool:
         return bool(self.whatif_on or self.whatif_off or self.whatif_policy)
 
+    @field_validator("every")
+    @classmethod
+    def _every(cls, v: str) -> str:
+        if parse_duration(v, "capacity.every") <= 0:
+            raise ValueError(f"must be > 0 s, got {v!r}")
+        return v
+
+    @property
+    def every_s(self) -> float:
+        return parse_duration(self.every, "capacity.every")
 
 class OutputSpec(_Strict):
     """Where and what to write."""

@@ -164,7 +164,7 @@ class _Acc:
         st = self.stage
         k = self.k
         self.k = k + 1
-        if self.ctx.ground.n_cells == 0:
+        if self.ctx.ground.n_cells == 0 or not st.sampled(step.i):
             return
         sa = st.step_allocations(self.ctx, step)
         d = sa.offered_mbps
@@ -289,7 +289,16 @@ class CapacityStage:
     region_matrix: sparse.csr_matrix
     terminal_cell: np.ndarray
     info: dict[str, Any]
+    every_steps: int = 1
     name: str = "capacity"
+
+    def sampled(self, i_step: int) -> bool:
+        """Whether step ``i_step`` of the run is allocated (every ``capacity.every``)."""
+        return i_step % self.every_steps == 0
+
+    def n_sampled(self, n_steps: int) -> int:
+        """Allocated steps among ``n_steps`` (at least 1)."""
+        return max(1, -(-n_steps // self.every_steps))
 
     # ------------------------------------------------------------------------- prepare
     @classmethod
@@ -382,7 +391,8 @@ class CapacityStage:
             busy_hours=(float(spec.busy_hours[0]), float(spec.busy_hours[1])),
             outages=outages, whatif_eval=whatif_eval, whatif_on=on, whatif_off=off,
             has_whatif=spec.has_whatif, assignment=spec.assignment, region_matrix=R,
-            terminal_cell=_terminal_cells(ctx), info=info)
+            terminal_cell=_terminal_cells(ctx), info=info,
+            every_steps=max(1, round(spec.every_s / ctx.step_s)))
 
     # ------------------------------------------------------------------------- per step
     def busy_mask(self, t_utc: np.datetime64) -> np.ndarray:
@@ -604,7 +614,7 @@ class CapacityStage:
     def finalize(self, ctx: RunContext, part: CapacityPart) -> dict[str, Any]:
         """Cell and terminal columns, region rows, per-step and per-site tables, what-ifs."""
         g = ctx.ground
-        n_steps = max(ctx.n_steps, 1)
+        n_steps = self.n_sampled(ctx.n_steps)
         ck = part.cell_kbps.astype(np.float64) / _KBPS
         cs = part.cell_steps.astype(np.float64)
         dem = self.demand
@@ -743,11 +753,14 @@ class CapacityStage:
             frame["whatif_carried_mbps"] = part.series[:, :, _S_WHATIF].T.ravel()
         if self.outages:
             frame["all_up_carried_mbps"] = part.series[:, :, _S_ALLUP].T.ravel()
-        return frame
+        # Only the allocated steps (every capacity.every).
+        step = np.tile(np.arange(n_t), n_r)
+        keep = np.array([self.sampled(int(i)) for i in range(n_t)], bool)[step] if n_t else step
+        return frame[keep].reset_index(drop=True)
 
     def _satellites(self, ctx: RunContext, part: CapacityPart) -> pd.DataFrame:
         const = ctx.constellation
-        n = max(ctx.n_steps, 1)
+        n = self.n_sampled(ctx.n_steps)
         mean = part.sat_kbps / _KBPS / n
         shells = const.shell if len(const.shell) == len(const) else ("",) * len(const)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -766,7 +779,7 @@ class CapacityStage:
         })
 
     def _gateways(self, ctx: RunContext, part: CapacityPart) -> pd.DataFrame:
-        n = max(ctx.n_steps, 1)
+        n = self.n_sampled(ctx.n_steps)
         mean = part.gw_kbps[0] / _KBPS / n
         with np.errstate(invalid="ignore", divide="ignore"):
             util = np.where(self.gw_capacity_mbps > 0, mean / self.gw_capacity_mbps, np.nan)
