@@ -24,14 +24,15 @@ SHARED = Path(os.environ.get("SKYFENCE_SHARED_DATA", Path(__file__).parents[1] /
 
 
 def scenario(tle: str, duration: str, region: str, resolution: int, chunk: int,
-             dask: str | None, workers: int | None):
+             dask: str | None, workers: int | None, threads: int | None = None):
     return parse_scenario({
         "name": "bench-dask",
         "time": {"start": "2026-02-23T00:00:00Z", "duration": duration, "step": "60s"},
         "constellation": {"source": tle, "skip_invalid": True},
         "ground": {"regions": [{"name": region, "resolution": resolution}]},
         "network": {"enabled": False},
-        "run": {"chunk_steps": chunk, "dask": dask, "workers": workers,
+        "capacity": {"enabled": False},
+        "run": {"chunk_steps": chunk, "dask": dask, "workers": workers, "threads": threads,
                 "memory_budget_gib": 8},
     })
 
@@ -48,23 +49,41 @@ def main() -> None:
     chunk = max(1, n_steps // (4 * args.workers))
     times = {}
     tables = {}
-    for mode, dask in (("one process", None), (f"dask local x{args.workers}", "local")):
-        sc = scenario(args.tle, duration, region, 5, chunk, dask, args.workers)
+    # Warm-up (imports, compiled kernels, boundary and policy caches) so neither mode pays it.
+    run(scenario(args.tle, "2m", region, 5, chunk, None, args.workers))
+    modes = [("one process", None, args.workers, None),
+             (f"dask local x{args.workers}", "local", args.workers, None)]
+    if args.workers > 1:
+        modes += [("dask local x1", "local", 1, None),
+                  ("one process, 1 thread", None, 1, 1)]
+    for mode, dask, workers, threads in modes:
+        sc = scenario(args.tle, duration, region, 5, chunk, dask, workers, threads)
         t0 = time.perf_counter()
         tables[mode] = run(sc)
         times[mode] = time.perf_counter() - t0
         print(f"{mode:>20}: {times[mode]:7.1f} s  ({len(tables[mode].cells):,} cells, "
               f"{n_steps} steps, chunks of {chunk})", flush=True)
-    a, b = tables.values()
+    names = list(tables)
+    a = tables[names[0]]
     same = True
-    for name, frame in a.tables().items():
-        try:
-            pd.testing.assert_frame_equal(frame, b.tables()[name], check_exact=True)
-        except AssertionError as exc:
-            same = False
-            print(f"  {name} differs: {str(exc).splitlines()[0]}")
-    one, many = times.values()
-    print(f"speed-up (one process / dask): {one / many:.2f}x; tables identical: {same}")
+    for other in names[1:]:
+        for name, frame in a.tables().items():
+            if name == "rules":
+                continue
+            try:
+                pd.testing.assert_frame_equal(frame, tables[other].tables()[name],
+                                              check_exact=True)
+            except AssertionError as exc:
+                same = False
+                print(f"  {other}: {name} differs: {str(exc).splitlines()[0]}")
+    one = times[names[0]]
+    for other in names[1:]:
+        print(f"speed-up of {other} over one process: {one / times[other]:.2f}x")
+    if len(names) > 3:
+        print(f"strong scaling, dask x1 -> x{args.workers}: "
+              f"{times[names[2]] / times[names[1]]:.2f}x; one process, 1 -> "
+              f"{args.workers} threads: {times[names[3]] / times[names[0]]:.2f}x")
+    print(f"tables identical: {same}")
 
 
 if __name__ == "__main__":

@@ -465,6 +465,8 @@ class RunSpec(_Strict):
     dask: str | None = None
     workers: int | None = Field(None, description="workers of a local Dask cluster "
                                 "(default: the number of cores)")
+    threads: int | None = Field(None, description="threads of the compiled kernels (visibility, "
+                                "routing) per process (default: every core; Dask workers: 1)")
     memory_budget_gib: float = Field(2.0, description="memory the run may hold, GiB; larger "
                                      "runs are refused up front with an estimate")
 
@@ -475,11 +477,11 @@ class RunSpec(_Strict):
             raise ValueError(f"chunk_steps must be >= 1, got {v}")
         return v
 
-    @field_validator("workers")
+    @field_validator("workers", "threads")
     @classmethod
-    def _workers(cls, v: int | None) -> int | None:
+    def _workers(cls, v: int | None, info: Any) -> int | None:
         if v is not None and v < 1:
-            raise ValueError(f"workers must be >= 1, got {v}")
+            raise ValueError(f"{info.field_name} must be >= 1, got {v}")
         return v
 
     @field_validator("memory_budget_gib")

@@ -468,7 +468,7 @@ def prepare(
     say("building visibility index")
     with clock.timed("index"):
         gso = GSO_EXCLUSION_USER_DEG if scenario.constellation.gso_exclusion else None
-        index = _ground_index(ground, state, gso)
+        index = _ground_index(ground, state, gso, scenario.run.threads)
     ctx = RunContext(
         scenario=scenario, constellation=const, ground=ground, t_utc=t,
         step_s=scenario.time.step_s, slot_s=scenario.network.slot_s, masks_deg=masks,
@@ -502,17 +502,17 @@ def prepare(
     return ctx
 
 
-def _ground_index(ground: Ground, state: TerminalState | None, gso: float | None
-                  ) -> GroundIndex | MovingGround:
+def _ground_index(ground: Ground, state: TerminalState | None, gso: float | None,
+                  threads: int | None = None) -> GroundIndex | MovingGround:
     """The visibility index: one `GroundIndex`, or a `MovingGround` when terminals move."""
     moving = ground.moving
     if state is None or not moving.any():
-        return GroundIndex(ground.r_itrs_km, ground.up, gso_exclusion_deg=gso)
+        return GroundIndex(ground.r_itrs_km, ground.up, gso_exclusion_deg=gso, threads=threads)
     term = ground.terminal_index
     moving_points = term[moving]
     fixed_points = np.setdiff1d(np.arange(ground.n_points), moving_points)
     fixed = (GroundIndex(ground.r_itrs_km[fixed_points], ground.up[fixed_points],
-                         gso_exclusion_deg=gso) if fixed_points.size else None)
+                         gso_exclusion_deg=gso, threads=threads) if fixed_points.size else None)
     return MovingGround(fixed, fixed_points, moving_points,
                         _TrackPositions(state.t_utc, state.r_itrs_km[moving],
                                         state.up[moving]), gso)

@@ -386,7 +386,8 @@ class NetworkStage:
                 " Region percentiles (histograms) and terminal percentiles are exact.")
         return cls(
             sites=sites, users=users, config=config,
-            router=Router(strat, processing_ms_per_hop=spec.per_hop_ms),
+            router=Router(strat, processing_ms_per_hop=spec.per_hop_ms,
+                          threads=ctx.scenario.run.threads),
             every_steps=every, selector=selectors[spec.serving], outages=outages,
             pair_point=w.col[order].astype(np.int64), pair_region=w.row[order].astype(np.int64),
             pair_area=w.data[order].astype(np.float64), n_bins=n_bins, keep_cell_samples=keep,
