@@ -6,62 +6,63 @@ imported on first use (PEP 562), so ``import skyfence`` and the command line sta
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-_LAZY: dict[str, str] = {
-    "Constellation": "orbits",
-    "ElementError": "errors",
-    "Ephemeris": "orbits",
-    "GroundIndex": "coverage",
-    "InputError": "errors",
-    "OfflineError": "errors",
-    "PerformanceError": "errors",
-    "PolicyError": "errors",
-    "PolicyStore": "policy",
-    "Region": "ground",
-    "RegionError": "errors",
-    "ResourceError": "errors",
-    "Router": "network",
-    "SPEED_OF_LIGHT_KM_S": "earth",
-    "Scenario": "scenario",
-    "ScenarioError": "errors",
-    "SiteError": "errors",
-    "Sites": "network",
-    "SkyfenceError": "errors",
-    "StoreError": "errors",
-    "Terminal": "ground",
-    "WGS84_A_KM": "earth",
-    "WalkerShell": "orbits",
-    "build_snapshot": "network",
-    "compile_policy": "policy",
-    "compute_coverage": "coverage",
-    "default_scenario": "scenario",
-    "default_sites": "network",
-    "geodetic_to_itrs": "earth",
-    "get_catalogue": "ground",
-    "iter_coverage": "coverage",
-    "iter_ephemeris": "orbits",
-    "itrs_to_geodetic": "earth",
-    "load_constellation": "orbits",
-    "load_default_policy": "policy",
-    "load_policy_file": "policy",
-    "load_scenario": "scenario",
-    "load_sites": "network",
-    "look_angles": "earth",
-    "parse_duration": "timeutil",
-    "parse_time": "timeutil",
-    "preset": "orbits",
-    "propagate": "orbits",
-    "region_cell_set": "ground",
-    "region_cells": "ground",
-    "region_summary": "coverage",
-    "resolve_region": "ground",
-    "service_status": "policy",
-    "teme_to_itrs": "earth",
-    "terminal_set": "ground",
-    "time_grid": "timeutil",
-    "walker_constellation": "orbits",
+from .lazyload import lazy_names
+
+_LAZY: dict[str, tuple[str, str]] = {
+    "Constellation": ("orbits", "Constellation"),
+    "ElementError": ("errors", "ElementError"),
+    "Ephemeris": ("orbits", "Ephemeris"),
+    "GroundIndex": ("coverage", "GroundIndex"),
+    "InputError": ("errors", "InputError"),
+    "OfflineError": ("errors", "OfflineError"),
+    "PerformanceError": ("errors", "PerformanceError"),
+    "PolicyError": ("errors", "PolicyError"),
+    "PolicyStore": ("policy", "PolicyStore"),
+    "Region": ("ground", "Region"),
+    "RegionError": ("errors", "RegionError"),
+    "ResourceError": ("errors", "ResourceError"),
+    "Router": ("network", "Router"),
+    "SPEED_OF_LIGHT_KM_S": ("earth", "SPEED_OF_LIGHT_KM_S"),
+    "Scenario": ("scenario", "Scenario"),
+    "ScenarioError": ("errors", "ScenarioError"),
+    "SiteError": ("errors", "SiteError"),
+    "Sites": ("network", "Sites"),
+    "SkyfenceError": ("errors", "SkyfenceError"),
+    "StoreError": ("errors", "StoreError"),
+    "Terminal": ("ground", "Terminal"),
+    "WGS84_A_KM": ("earth", "WGS84_A_KM"),
+    "WalkerShell": ("orbits", "WalkerShell"),
+    "build_snapshot": ("network", "build_snapshot"),
+    "compile_policy": ("policy", "compile_policy"),
+    "compute_coverage": ("coverage", "compute_coverage"),
+    "default_scenario": ("scenario", "default_scenario"),
+    "default_sites": ("network", "default_sites"),
+    "geodetic_to_itrs": ("earth", "geodetic_to_itrs"),
+    "get_catalogue": ("ground", "get_catalogue"),
+    "iter_coverage": ("coverage", "iter_coverage"),
+    "iter_ephemeris": ("orbits", "iter_ephemeris"),
+    "itrs_to_geodetic": ("earth", "itrs_to_geodetic"),
+    "load_constellation": ("orbits", "load_constellation"),
+    "load_default_policy": ("policy", "load_default_policy"),
+    "load_policy_file": ("policy", "load_policy_file"),
+    "load_scenario": ("scenario", "load_scenario"),
+    "load_sites": ("network", "load_sites"),
+    "look_angles": ("earth", "look_angles"),
+    "parse_duration": ("timeutil", "parse_duration"),
+    "parse_time": ("timeutil", "parse_time"),
+    "preset": ("orbits", "preset"),
+    "propagate": ("orbits", "propagate"),
+    "region_cell_set": ("ground", "region_cell_set"),
+    "region_cells": ("ground", "region_cells"),
+    "region_summary": ("coverage", "region_summary"),
+    "resolve_region": ("ground", "resolve_region"),
+    "service_status": ("policy", "service_status"),
+    "teme_to_itrs": ("earth", "teme_to_itrs"),
+    "terminal_set": ("ground", "terminal_set"),
+    "time_grid": ("timeutil", "time_grid"),
+    "walker_constellation": ("orbits", "walker_constellation"),
 }
 
 if TYPE_CHECKING:  # the names as the type checker and IDEs see them
@@ -118,17 +119,7 @@ if TYPE_CHECKING:  # the names as the type checker and IDEs see them
     from .timeutil import parse_duration, parse_time, time_grid
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'skyfence' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
 
 __version__ = "0.1.0"

@@ -5,13 +5,13 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import InputError
+from ..lazyload import lazy_names
 
 # The submodule `propagate` shares its name with the function `propagate`: bind the
 # function now, or importing the submodule would leave the module in its place.
@@ -55,17 +55,7 @@ if TYPE_CHECKING:
     from .shells import PRESETS, WalkerShell, preset, preset_names, walker_constellation
 
 
-def __getattr__(name: str) -> Any:
-    entry = _LAZY.get(name)
-    if entry is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{entry[0]}", __name__), entry[1])
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
 
 __all__ = [

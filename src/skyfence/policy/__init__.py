@@ -23,8 +23,9 @@ Typical use on coverage::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazyload import lazy_names
 
 #: Public name -> (submodule, name): imported on first use (PEP 562).
 _LAZY: dict[str, tuple[str, str]] = {
@@ -155,17 +156,7 @@ if TYPE_CHECKING:
     from .store import AuditFinding, AuditReport, Decision, PolicyStore, PolicyVersion, Request
 
 
-def __getattr__(name: str) -> Any:
-    entry = _LAZY.get(name)
-    if entry is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{entry[0]}", __name__), entry[1])
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
 
 __all__ = [
