@@ -137,7 +137,8 @@ def _fmt(v: Any, pct: bool = False, digits: int = 1) -> str:
 
 def print_summary(tables: RunTables, console: Console | None = None) -> None:
     """Per-region and per-terminal summaries as tables on stdout."""
-    console = console or Console()
+    # A terminal's own width; 140 columns when piped (logs, CI), so rows do not wrap.
+    console = console or Console(width=None if sys.stdout.isatty() else 140)
     regions = tables.regions
     if len(regions):
         has_rtt = "rtt_p50_ms" in regions.columns
