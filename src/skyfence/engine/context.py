@@ -70,8 +70,9 @@ __all__ = [
 
 SERVICE_RESOLUTION = 5
 
-#: Bytes kept per time step and terminal (series, status, path columns) and per region.
-_BYTES_PER_TERMINAL_STEP = 64
+#: Bytes kept per time step and terminal (series, status, path columns, the path's nodes and
+#: its text) and per region.
+_BYTES_PER_TERMINAL_STEP = 128
 _BYTES_PER_REGION_STEP = 3 * 8
 #: Bytes per ground point held by the stages (coverage counters, policy, network counters).
 _BYTES_PER_POINT = 400
