@@ -441,6 +441,7 @@ def _series_frame(ctx: RunContext, series: Any, pol: dict[str, Any] | None,
         # Where each terminal is at each step (moving terminals follow their tracks).
         frame["lat_deg"] = state.lat_deg[cols].ravel()
         frame["lon_deg"] = state.lon_deg[cols].ravel()
+        frame["altitude_m"] = state.alt_km[cols].ravel() * 1000.0
         frame["speed_kmh"] = state.speed_kmh[cols].ravel()
         frame["registered"] = state.registered[cols].ravel()
     if net is not None:
