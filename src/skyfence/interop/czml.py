@@ -322,7 +322,9 @@ def build_czml(scene: SceneData):
             description=f"terminal {tm.name}{' (moving)' if tm.moving else ''}: "
             f"{lat[0]:.4f}, {lon[0]:.4f}; steps {counts}",
             position=pos,
-            point=Point(pixelSize=11, color=Color(rgba=TimeIntervalCollection(values=colours))
+            # (A colour over time is a list of intervals, each with its own rgba: what
+            # Cesium reads; an "rgba" holding intervals would read as a sampled colour.)
+            point=Point(pixelSize=11, color=TimeIntervalCollection(values=colours)
                         if len(colours) > 1 else colours[0].value,
                         outlineColor=Color(rgba=list(KIND_COLORS["terminal"])), outlineWidth=2),
             label=Label(text=tm.name, font="12px sans-serif",
@@ -381,7 +383,7 @@ def build_czml(scene: SceneData):
                     description=f"H3 cell {int(cells[c]):x}; steps {names}",
                     polygon=Polygon(positions=PositionList(cartographicDegrees=coords),
                                     material=Material(solidColor=SolidColorMaterial(
-                                        color=Color(rgba=TimeIntervalCollection(values=values))
+                                        color=TimeIntervalCollection(values=values)
                                         if len(values) > 1 else values[0].value)),
                                     outline=False, height=0.0)))
     return Document(packets=packets)
