@@ -198,6 +198,7 @@ def scene_from_scenario(
     if draw_cells:
         names.append("cell_series")
     ctx = prepare(sc, phase=phase, stage_names=names)
+    _chosen_terminals(ctx.ground.terminal_names, terminals)  # before the run: names known
     collector = (CellStatusCollector(ctx.ground, ctx.n_steps)
                  if draw_cells and ctx.ground.n_cells else None)
     if phase is not None:
@@ -207,6 +208,24 @@ def scene_from_scenario(
         phase("building the scene")
     tables = finalize(ctx, result)
     return scene_from_run(ctx, tables, collector, terminals=terminals)
+
+
+def _chosen_terminals(all_names: Sequence[str], wanted: Sequence[str] | None
+                      ) -> tuple[list[str], list[str]]:
+    """The terminals to draw (``wanted``, default all; at most `MAX_SCENE_TERMINALS`) and a
+    note when some are left out."""
+    names = list(all_names)
+    if wanted is not None:
+        missing = [n for n in wanted if n not in names]
+        if missing:
+            raise InputError(f"unknown terminal {missing[0]!r}; the scenario has "
+                             f"{', '.join(names) or 'none'}", "terminal")
+        names = list(dict.fromkeys(wanted))
+    if len(names) > MAX_SCENE_TERMINALS:
+        return names[:MAX_SCENE_TERMINALS], [
+            f"{len(names):,} terminals: the first {MAX_SCENE_TERMINALS} are drawn (name "
+            "others with --terminal)"]
+    return names, []
 
 
 def _column(rows: Any, fixed: Any, column: str, default: float) -> np.ndarray:
@@ -266,21 +285,7 @@ def scene_from_run(
     n_sat = len(const)
     net = ctx.stage("network")
     sites_obj = net.sites if net is not None else scenario_sites(ctx.scenario.network)
-    notes: list[str] = []
-    # Terminals to draw.
-    all_names = list(ctx.ground.terminal_names)
-    if terminals is not None:
-        missing = [n for n in terminals if n not in all_names]
-        if missing:
-            raise InputError(f"unknown terminal {missing[0]!r}; the scenario has "
-                             f"{', '.join(all_names) or 'none'}", "terminal")
-        chosen = list(dict.fromkeys(terminals))
-    else:
-        chosen = all_names
-    if len(chosen) > MAX_SCENE_TERMINALS:
-        notes.append(f"{len(chosen):,} terminals: the first {MAX_SCENE_TERMINALS} are drawn "
-                     "(name others with --terminal)")
-        chosen = chosen[:MAX_SCENE_TERMINALS]
+    chosen, notes = _chosen_terminals(ctx.ground.terminal_names, terminals)
     tracks = _terminal_tracks(tables, t, chosen)
     # Entity ids: satellites by index in the run's constellation, sites by index.
     norad = np.asarray(const.norad_ids, np.int64)
