@@ -151,6 +151,9 @@ def test_no_private_cross_imports() -> None:
     ("skyfence.orbits", "skyfence.engine"),
     ("skyfence.capacity", "skyfence.engine"),
     ("skyfence.capacity", "skyfence.outputs"),
+    ("skyfence.engine", "skyfence.interop"),
+    ("skyfence.outputs", "skyfence.interop"),
+    ("skyfence.network", "skyfence.interop"),
 ])
 def test_one_way_data_flow(low: str, high: str) -> None:
     bad = [f"{mod} imports {t}" for mod, edges in _imports().items()

@@ -139,6 +139,49 @@ def test_rtt_is_physical(small) -> None:
     assert summ.loc["Kyiv", "rtt_p95_ms"] == pytest.approx(np.percentile(kyiv.rtt_ms, 95))
 
 
+def test_terminal_paths_are_the_routed_paths(small) -> None:
+    """The ``path`` column: the serving satellite, gateway and PoP of the other columns, as
+    many laser hops, and a propagation floor recomputed from the nodes' positions (chords at
+    c, fibre = great circle x route factor at the fibre speed) equal to ``rtt_floor_ms``;
+    null where the step is not routed or the terminal not served."""
+    from skyfence.network import great_circle_km
+    from skyfence.orbits import propagate
+
+    ctx, _whole, tables = small
+    t = tables.terminals
+    has = t["path"].notna().to_numpy()
+    routed_served = (t["routed"] & (t["status"] == "served") & t["gateway"].notna()).to_numpy()
+    assert np.array_equal(has, routed_served) and has.any()
+    net = ctx.stage("network")
+    sites = net.sites
+    cfg = net.config
+    gw = {g.name: g for g in sites.gateways}
+    pops = {p.name: p for p in sites.pops}
+    norad = list(np.asarray(ctx.constellation.norad_ids))
+    summ = tables.terminal_summary.set_index("terminal")
+    for _, row in t[has].iterrows():
+        parts = [p.split(":", 1) for p in row["path"].split(" > ")]
+        kinds = [k for k, _ in parts]
+        assert kinds[-2:] == ["gw", "pop"] and set(kinds[:-2]) == {"sat"}
+        assert int(parts[0][1]) == row["path_norad_id"]
+        assert parts[-2][1] == row["gateway"] and parts[-1][1] == row["pop"]
+        assert len(parts) - 3 == row["n_laser_hops"]
+        when = np.array([row["t_utc"].tz_convert(None).to_datetime64()], "datetime64[ns]")
+        idx = [norad.index(int(v)) for _, v in parts[:-2]]
+        r = propagate(ctx.constellation.subset(idx), when).r_km[:, 0, :]
+        g = gw[parts[-2][1]]
+        p = pops[parts[-1][1]]
+        term = geodetic_to_itrs(row["lat_deg"], row["lon_deg"],
+                                summ.loc[row["terminal"], "altitude_m"] / 1000.0).reshape(3)
+        chain = np.vstack([term, r, geodetic_to_itrs(g.lat_deg, g.lon_deg, g.alt_km)])
+        km = np.linalg.norm(np.diff(chain, axis=0), axis=1).sum()
+        fibre_km = float(great_circle_km(g.lat_deg, g.lon_deg, p.lat_deg, p.lon_deg))
+        one_way_ms = (km / SPEED_OF_LIGHT_KM_S
+                      + fibre_km * cfg.fibre_route_factor
+                      / (SPEED_OF_LIGHT_KM_S * cfg.fibre_speed_fraction)) * 1e3
+        assert 2 * one_way_ms == pytest.approx(row["rtt_floor_ms"], rel=1e-9)
+
+
 def test_min_rtt_serving_never_worse_than_coverage_choice() -> None:
     terms = [{"name": "Manila", "lat": 14.6, "lon": 121.0},
              {"name": "Kyiv", "lat": 50.45, "lon": 30.524},

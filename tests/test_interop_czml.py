@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import shutil
 from pathlib import Path
@@ -13,26 +12,14 @@ from typer.testing import CliRunner
 
 from hypatia_tiny import N_GS, N_SAT, write_tiny
 from skyfence.cli import app
-from skyfence.earth import SPEED_OF_LIGHT_KM_S
 from skyfence.errors import InputError
 from skyfence.interop.czml import (
     STATUS_COLORS,
     STATUS_NAMES,
     scene_from_hypatia,
-    terminal_path_nodes,
     validate_czml,
 )
 from skyfence.interop.hypatia import read_hypatia_dir
-from skyfence.network import (
-    GroundUsers,
-    PlusGrid,
-    Router,
-    TopologyConfig,
-    build_snapshot,
-    default_sites,
-)
-from skyfence.network.links import ElevationMask
-from skyfence.orbits import preset, propagate
 from skyfence.policy import BLOCKED, SERVED
 
 runner = CliRunner()
@@ -101,8 +88,9 @@ def test_view_of_a_scenario_has_paths_sites_and_cells_by_policy_status(tmp_path)
         '[ground]\nedition = "deu"\n'
         '[[ground.regions]]\nname = "Ukraine"\n'
         '[[ground.regions]]\nname = "Crimea"\n'
-        '[[ground.terminals]]\nname = "Kyiv"\nlat = 50.45\nlon = 30.52\n'
-        '[[ground.terminals]]\nname = "Simferopol"\nlat = 44.95\nlon = 34.10\n')
+        '[[ground.terminals]]\nname = "Kyiv"\nlat = 50.45\nlon = 30.52\nregistered = true\n'
+        '[[ground.terminals]]\nname = "Simferopol"\nlat = 44.95\nlon = 34.10\n'
+        '[[ground.terminals]]\nname = "Kyiv-unregistered"\nlat = 50.45\nlon = 30.52\n')
     out = tmp_path / "view"
     res = runner.invoke(app, ["view", "--scenario", str(scenario), "--out", str(out),
                               "--duration", "6m", "--step", "2m", "--resolution", "3",
@@ -133,44 +121,16 @@ def test_view_of_a_scenario_has_paths_sites_and_cells_by_policy_status(tmp_path)
             c = p["polygon"]["material"]["solidColor"]["color"]
             colours.update(tuple(x["rgba"]) for x in (c if isinstance(c, list) else [c]))
     assert colours == {STATUS_COLORS[SERVED], STATUS_COLORS[BLOCKED]}
-    # Simferopol (Crimea: activation refused in the default policy) gets no path at all.
+    # Simferopol (Crimea: activation refused) gets no path at all; neither does the
+    # unregistered twin of Kyiv (Ukraine's 2026 registration rule, applied by the engine).
     assert packets["term-1"]["name"] == "Simferopol"
     assert not any(k.startswith("path-1-") for k in packets)
+    assert packets["term-2"]["name"] == "Kyiv-unregistered"
+    assert not any(k.startswith("path-2-") for k in packets)
+    for k, want in (("term-0", "served"), ("term-1", "blocked"), ("term-2", "blocked")):
+        assert [v["string"] for v in packets[k]["properties"]["status"]] == [want]
     assert STATUS_NAMES[BLOCKED] == "blocked"
     assert (out / "cesium").is_symlink()
-
-
-def test_path_adapter_matches_the_router() -> None:
-    """`terminal_path_nodes` walks the same graph as `Router.to_pops`: same gateway, links
-    and propagation delay."""
-    const = preset("starlink-gen1-1", "2026-02-23T00:00:00Z")
-    t = np.array([np.datetime64("2026-02-23T00:00:00", "ns")])
-    r = propagate(const, t).r_km[:, 0, :]
-    sites = default_sites()
-    snap = build_snapshot(r, sites, TopologyConfig(lasers=PlusGrid.from_constellation(
-        const, t[0])))
-    lat = np.array([50.45, 52.23, 41.0, 48.85])
-    lon = np.array([30.52, 21.01, 29.0, 2.35])
-    users = GroundUsers.from_points(["Kyiv", "Warsaw", "Istanbul", "Paris"], lat, lon, sites,
-                                    countries=["UA", "PL", "TR", "FR"])
-    cand = ElevationMask(25.0).candidates(lat, lon, 0.0, r)
-    router = Router()
-    serving, access = router.choose_serving(snap, 4, cand.point, cand.sat, cand.range_km,
-                                            users.home_pop)
-    up = router.to_pops(snap, serving, access, users.home_pop)
-    n_sat, n_gw = snap.n_sat, snap.n_gw
-    pos = np.concatenate([r, sites.gateway_itrs_km])
-    for u in range(4):
-        assert up.served[u]
-        nodes = terminal_path_nodes(router, snap, int(serving[u]), int(up.pop[u]))
-        assert nodes[0] == serving[u] and nodes[-1] == n_sat + n_gw + up.pop[u]
-        assert nodes[-2] == n_sat + up.gateway[u]
-        assert len(nodes) == up.n_links[u]  # + the access link, - one node count
-        assert sum(a < n_sat and b < n_sat for a, b in itertools.pairwise(nodes)) \
-            == up.n_laser_hops[u]
-        radio_km = np.linalg.norm(np.diff(pos[nodes[:-1]], axis=0), axis=1).sum()
-        fibre_ms = up.propagation_ms[u] - (access[u] + radio_km) / SPEED_OF_LIGHT_KM_S * 1e3
-        assert fibre_ms >= -1e-9  # the rest is fibre gateway -> PoP
 
 
 def test_bad_scene_inputs(tmp_path) -> None:
@@ -239,11 +199,11 @@ def test_viewer_loads_offline_in_chromium_and_its_clock_advances(hypatia_view) -
 
 
 def test_big_scenes_sample_satellite_positions() -> None:
-    from skyfence.interop.czml import MAX_POSITION_SAMPLES, _sample_index
+    from skyfence.interop.czml import MAX_POSITION_SAMPLES, sample_index
 
-    idx = _sample_index(2000, 4408)
+    idx = sample_index(2000, 4408)
     assert idx[0] == 0 and idx[-1] == 1999 and idx.size * 4408 <= MAX_POSITION_SAMPLES
     assert np.all(np.diff(idx) > 0)
-    assert _sample_index(10, 100).tolist() == list(range(10))
+    assert sample_index(10, 100).tolist() == list(range(10))
     # 200 s at 100 ms: a sample every 10 s is plenty for Cesium's interpolation.
-    assert _sample_index(2000, 1584, 199.9).size == 20
+    assert sample_index(2000, 1584, 199.9).size == 20

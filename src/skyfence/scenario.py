@@ -449,6 +449,10 @@ class OutputSpec(_Strict):
     cell_series: bool = Field(
         False, description="stream every cell's status and satellites in view at every step "
         "into cells_series.zarr (chunked, compressed; never held in memory)")
+    czml: bool = Field(
+        False, description="also write view.czml (the run as CZML: satellites, gateways, PoPs, "
+        "terminals and their paths per step, cells by status) and the offline Cesium viewer "
+        "view/ (skyfence view)")
 
     @field_validator("formats")
     @classmethod

@@ -72,6 +72,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "pop": ("", "point of presence (PoP) of the routed path"),
     "home_pop": ("", "the PoP the point's traffic exits at (its country's, else the nearest)"),
     "n_laser_hops": ("", "laser links on the path (0 = bent pipe)"),
+    "path": ("", "nodes of the routed path, serving satellite first, e.g. 'sat:44714 > "
+                 "sat:44890 > gw:Wola Krobowska > pop:Warsaw' (satellites by NORAD id; empty "
+                 "where unserved or not routed)"),
     "rtt_ms": ("ms", "round-trip time to the PoP as users measure it: the propagation floor "
                      "plus the fitted overhead (network.latency_model)"),
     "rtt_floor_ms": ("ms", "round-trip propagation time to the PoP (no overheads)"),

@@ -30,7 +30,7 @@ from rich.table import Table
 from ..results import RunTables
 from ..scenario import Scenario
 
-__all__ = ["execute", "print_summary"]
+__all__ = ["execute", "phase_progress", "print_summary"]
 
 
 class _Phases:
@@ -63,7 +63,9 @@ class _Phases:
 
 
 @contextmanager
-def _progress(quiet: bool) -> Iterator[_Phases]:
+def phase_progress(quiet: bool) -> Iterator[_Phases]:
+    """One progress line per phase (``.phase(name)``) and a bar for the steps
+    (``.steps(done, total)``) on stderr; silent when ``quiet`` or stderr is not a terminal."""
     console = Console(stderr=True)
     if quiet or not sys.stderr.isatty():
         yield _Phases(None)
@@ -79,37 +81,56 @@ def _progress(quiet: bool) -> Iterator[_Phases]:
 def execute(scenario: Scenario, out_dir: Path, *, quiet: bool = False,
             profile: bool = False, maps: bool | None = None) -> tuple[RunTables, list[Path]]:
     """Run ``scenario`` through the engine and write its outputs under ``out_dir``."""
-    from ..engine import finalize, prepare, simulate
+    from ..engine import default_stages, finalize, prepare, simulate
     from ..outputs import write_run
 
     err = Console(stderr=True)
     if not quiet:
         err.print(f"[bold]skyfence[/bold]: scenario [cyan]{scenario.name}[/cyan]")
-    with _progress(quiet) as ph:
-        ctx = prepare(scenario, phase=ph.phase)
+    with phase_progress(quiet) as ph:
+        czml = scenario.outputs.czml
+        names = default_stages(scenario)
+        if czml and scenario.ground.regions and "cell_series" not in names:
+            names.append("cell_series")  # the view's cells by status per step
+        ctx = prepare(scenario, phase=ph.phase, stage_names=names)
         if not quiet and not sys.stderr.isatty():
             err.print(f"  {len(ctx.constellation):,} satellites, {ctx.ground.n_cells:,} cells, "
                       f"{ctx.ground.n_terminals} terminals, {ctx.n_steps:,} time steps")
         ph.phase(f"simulating {ctx.n_steps:,} steps ({len(ctx.constellation):,} satellites, "
                  f"{ctx.ground.n_points:,} points)")
-        sink = None
+        sinks: list[Any] = []
         if scenario.outputs.cell_series:
             from ..outputs import ZarrSeriesWriter
 
             g = ctx.ground
-            sink = ZarrSeriesWriter(Path(out_dir) / "cells_series.zarr", g.point_names[:g.n_cells],
-                                    g.lat_deg[:g.n_cells], g.lon_deg[:g.n_cells], ctx.t_utc,
-                                    time_chunk=scenario.run.chunk_steps,
-                                    attrs={"scenario": scenario.name})
-        result = simulate(ctx, progress=ph.steps, sink=sink)
+            sinks.append(ZarrSeriesWriter(
+                Path(out_dir) / "cells_series.zarr", g.point_names[:g.n_cells],
+                g.lat_deg[:g.n_cells], g.lon_deg[:g.n_cells], ctx.t_utc,
+                time_chunk=scenario.run.chunk_steps, attrs={"scenario": scenario.name}))
+        collector = None
+        if czml and ctx.ground.n_cells:
+            from ..interop.runview import CellStatusCollector
+
+            collector = CellStatusCollector(ctx.ground, ctx.n_steps)
+            sinks.append(collector)
+        result = simulate(ctx, progress=ph.steps, sink=_tee(sinks))
         ph.phase("building tables")
         tables = finalize(ctx, result)
         written = write_run(tables, out_dir, formats=scenario.outputs.formats,
                             maps=scenario.outputs.maps if maps is None else maps,
                             netcdf=scenario.outputs.netcdf, phase=ph.phase)
+        view_note = None
+        if czml:
+            from ..interop.runview import scene_from_run
+            from ..interop.viewer import write_run_view
+
+            ph.phase("writing the Cesium view")
+            t0 = time.perf_counter()
+            files, view_note = write_run_view(scene_from_run(ctx, tables, collector), out_dir)
+            written.add("czml", time.perf_counter() - t0, *files)
     if not quiet:
         print_summary(tables)
-        for note in tables.metadata.get("notes", []):
+        for note in [*tables.metadata.get("notes", []), *([view_note] if view_note else [])]:
             err.print(f"[yellow]note:[/yellow] {note}")
         err.print(f"wrote {len(written.files)} files to {out_dir} "
                   f"(report: {Path(out_dir) / 'report.md'})")
@@ -123,6 +144,20 @@ def execute(scenario: Scenario, out_dir: Path, *, quiet: bool = False,
             tab.add_row(k, f"{v:.2f}")
         err.print(tab)
     return tables, written.files
+
+
+def _tee(sinks: list[Any]) -> Any:
+    """One sink feeding every sink in ``sinks`` (None when there is none)."""
+    if not sinks:
+        return None
+    if len(sinks) == 1:
+        return sinks[0]
+
+    def feed(block: Any) -> None:
+        for s in sinks:
+            s(block)
+
+    return feed
 
 
 def _fmt(v: Any, pct: bool = False, digits: int = 1) -> str:

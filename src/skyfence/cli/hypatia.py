@@ -288,39 +288,52 @@ def view(
         help="Scenario TOML (default: the built-in default scenario).")] = None,
     start: Annotated[str | None, typer.Option(help="Window start, ISO 8601 UTC (default the "
                                               "scenario's).")] = None,
-    duration: Annotated[str, typer.Option(help="Window length.")] = "1h",
-    step: Annotated[str, typer.Option(help="Time step.")] = "60s",
+    duration: Annotated[str | None, typer.Option(
+        help="Window length (default the scenario's).")] = None,
+    step: Annotated[str | None, typer.Option(help="Time step (default the scenario's).")]
+    = None,
+    rtt_every: Annotated[str | None, typer.Option(
+        help="Route every this often (default: every step, so paths are drawn at every "
+        "step).")] = None,
     terminal: Annotated[list[str] | None, typer.Option(
-        help="Terminal whose path to draw (repeatable; default all, at most 8).")] = None,
-    resolution: Annotated[int, typer.Option(help="H3 resolution of the status cells.")] = 3,
+        help="Terminal to draw with its paths (repeatable; default all, at most 50).")] = None,
+    resolution: Annotated[int | None, typer.Option(
+        help="Simulate the regions at this H3 resolution (default: the scenario's; cells "
+        "beyond 20,000 are drawn as parents).")] = None,
     cells: Annotated[bool, typer.Option(help="Draw the regions' cells by status.")] = True,
     serve: Annotated[bool, typer.Option(help="Serve the folder on 127.0.0.1 afterwards.")]
     = False,
     port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000,
     link_cesium: Annotated[bool, typer.Option(
         help="Symlink the cached Cesium build instead of copying it.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
+    = False,
 ) -> None:
-    """Write an offline Cesium view of a scenario: satellites, gateways and PoPs, terminals'
-    paths over time, cells by status (CZML via czml3; npm cesium, no Ion, no imagery)."""
-    from ..interop.czml import scene_from_scenario
+    """Run a scenario through the engine and write an offline Cesium view of the run:
+    satellites, gateways and PoPs, terminals (moving along their tracks, coloured by status)
+    and their routed paths per step, cells by status (CZML via czml3; npm cesium, no Ion, no
+    imagery). The view's terminal statuses and paths are the run's ``terminals`` table."""
+    from ..interop.runview import scene_from_scenario
+    from ..interop.viewer import find_cesium, write_viewer
     from ..interop.viewer import serve as serve_folder
-    from ..interop.viewer import write_viewer
-    from ..timeutil import parse_duration, parse_time
+    from ._runjob import phase_progress
 
-    if not 0 <= resolution <= 5:
-        raise InputError(f"--resolution must be within 0..5, got {resolution}", "--resolution")
+    if resolution is not None and not 0 <= resolution <= 15:
+        raise InputError(f"--resolution must be within 0..15, got {resolution}",
+                         "--resolution")
     sc = _scenario(scenario)
-    step_s = parse_duration(step, "--step")
-    if step_s <= 0:
-        raise InputError("--step must be > 0", "--step")
-    scene = scene_from_scenario(
-        sc, start_utc=parse_time(start, "--start") if start else None,
-        duration_s=parse_duration(duration, "--duration"), step_s=step_s,
-        terminals=terminal, cell_resolution=resolution, cells=cells)
-    write_viewer(scene, out, link_cesium=link_cesium)
+    find_cesium()  # before the run: say now if the viewer cannot be written
+    with phase_progress(quiet) as bar:
+        scene = scene_from_scenario(
+            sc, start=start, duration=duration, step=step, rtt_every=rtt_every,
+            resolution=resolution, terminals=terminal, cells=cells, phase=bar.phase,
+            progress=bar.steps)
+        bar.phase("writing the viewer")
+        write_viewer(scene, out, link_cesium=link_cesium)
     typer.echo(f"wrote the viewer to {out}: {len(scene.sat_ids):,} satellites, "
-               f"{len(scene.sites)} sites, {len(scene.paths)} paths, {len(scene.cells):,} "
-               f"cells over {scene.t_utc.size} steps (scene.czml validated with czml3)")
+               f"{len(scene.sites)} sites, {len(scene.terminals)} terminals, "
+               f"{len(scene.cells):,} cells over {scene.t_utc.size} steps (scene.czml "
+               "validated with czml3)")
     if serve:
         serve_folder(out, port)
 

@@ -21,7 +21,15 @@ from typing import Any
 from ..policy import BLOCKED, SERVED, UNCOVERED
 from ..results import RunTables
 from ..scenario import Scenario
-from .context import Ground, PhaseClock, RunContext, build_ground, load_policy, prepare
+from .context import (
+    Ground,
+    PhaseClock,
+    RunContext,
+    build_ground,
+    default_stages,
+    load_policy,
+    prepare,
+)
 from .pipeline import ChunkResult, Segment, finalize, merge_results, run_chunk, simulate
 from .protocol import Stage, StepData
 from .runners import DaskRunner, LocalRunner, make_runner, split_evenly
@@ -41,6 +49,7 @@ __all__ = [
     "Stage",
     "StepData",
     "build_ground",
+    "default_stages",
     "finalize",
     "load_policy",
     "make_runner",

@@ -62,6 +62,7 @@ __all__ = [
     "PhaseClock",
     "RunContext",
     "build_ground",
+    "default_stages",
     "estimate_run_bytes",
     "load_policy",
     "prepare",
@@ -70,8 +71,9 @@ __all__ = [
 
 SERVICE_RESOLUTION = 5
 
-#: Bytes kept per time step and terminal (series, status, path columns) and per region.
-_BYTES_PER_TERMINAL_STEP = 64
+#: Bytes kept per time step and terminal (series, status, path columns, the path's nodes and
+#: its text) and per region.
+_BYTES_PER_TERMINAL_STEP = 128
 _BYTES_PER_REGION_STEP = 3 * 8
 #: Bytes per ground point held by the stages (coverage counters, policy, network counters).
 _BYTES_PER_POINT = 400
@@ -402,6 +404,14 @@ def _strategy(scenario: Scenario) -> ServingStrategy:
     return HighestElevation()
 
 
+def default_stages(scenario: Scenario) -> list[str]:
+    """The stages a run of ``scenario`` has: coverage, policy, network (``network.enabled``),
+    capacity (``capacity.enabled``) and cell_series (``outputs.cell_series``)."""
+    return (["coverage", "policy"] + (["network"] if scenario.network.enabled else [])
+            + (["capacity"] if scenario.capacity.enabled else [])
+            + (["cell_series"] if scenario.outputs.cell_series else []))
+
+
 def prepare(
     scenario: Scenario,
     *,
@@ -419,8 +429,7 @@ def prepare(
     phase : callable(str), optional
         Called with the name of each phase as it starts (for progress display).
     stage_names : sequence of str, optional
-        Stages to run (default: coverage, policy, network when ``network.enabled``, capacity
-        when ``capacity.enabled``).
+        Stages to run (default `default_stages`).
     """
     clock = PhaseClock()
     budget = scenario.run.memory_budget_gib * 2**30
@@ -483,10 +492,7 @@ def prepare(
     if health.summary():
         ctx.notes.append(f"propagation at the window's start, middle and end: "
                          f"{health.summary()}")
-    names = list(stage_names) if stage_names is not None else (
-        ["coverage", "policy"] + (["network"] if scenario.network.enabled else [])
-        + (["capacity"] if scenario.capacity.enabled else [])
-        + (["cell_series"] if scenario.outputs.cell_series else []))
+    names = list(stage_names) if stage_names is not None else default_stages(scenario)
     say("preparing stages")
     with clock.timed("stages"):
         ctx.stages = make_stages(ctx, names)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..coverage import CoverageAccumulator, CoverageSummary, TimeSeries, TimeSeriesRecorder
 from ..errors import InputError
-from ..ground import parse_cells
+from ..ground import cells_to_str, parse_cell
 from .protocol import StepData
 
 if TYPE_CHECKING:
@@ -76,17 +76,20 @@ class CoverageStage:
         names = list(g.terminal_names)
         wanted = ctx.scenario.ground.timeseries_cells
         if wanted:
-            cells, _ = parse_cells(list(wanted), "ground.timeseries_cells")
+            # In the order given (names and points stay aligned), any resolution, once each.
+            cells = np.array(list(dict.fromkeys(
+                parse_cell(w, f"ground.timeseries_cells[{i}]") for i, w in enumerate(wanted))),
+                np.uint64)
             pos = np.searchsorted(g.cells, cells)
             pos = np.minimum(pos, max(g.n_cells - 1, 0))
             ok = (g.n_cells > 0) & (g.cells[pos] == cells) if g.n_cells else np.zeros(
                 cells.size, bool)
             if not np.all(ok):
-                bad = list(wanted)[int(np.flatnonzero(~np.asarray(ok))[0])]
+                bad = cells_to_str(cells[~np.asarray(ok)][:1])[0]
                 raise InputError(f"cell {bad} is not one of the scenario's region cells",
                                  "ground.timeseries_cells")
             points += pos.tolist()
-            names += [str(w).strip().lower() for w in wanted]
+            names += cells_to_str(cells)
         return cls(np.asarray(points, np.int64), tuple(names))
 
     def start(self, ctx: RunContext, t_utc: np.ndarray) -> _Acc:

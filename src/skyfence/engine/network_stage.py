@@ -123,6 +123,9 @@ class NetworkPart:
     cell_rtt : float32 (n_cell, n_routed) RTT of served cells (NaN otherwise), or None
     t_routed : datetime64[ns] (n_routed,)
     term_* : (n_routed, n_terminal) per-step path of each terminal (-1 / NaN where unserved)
+    term_path_len : int32 (n_routed, n_terminal), nodes on each terminal's path (0 = none)
+    term_path_nodes : int32 (sum of term_path_len,), the paths' nodes (`Snapshot` numbering:
+        satellite -> ... -> gateway -> PoP), step by step, terminals in order
     """
 
     metrics: NetworkMetrics
@@ -138,6 +141,8 @@ class NetworkPart:
     term_rtt_ms: np.ndarray
     term_rtt_floor_ms: np.ndarray
     term_base_rtt_ms: np.ndarray | None
+    term_path_len: np.ndarray
+    term_path_nodes: np.ndarray
 
 
 def scenario_sites(spec: Any) -> Sites:
@@ -180,6 +185,8 @@ class _Acc:
                      for k in ("sat", "gateway", "pop", "hops")}
         self.term_f = {k: np.full((n_routed, n_term), np.nan)
                        for k in ("rtt", "floor", "base")}
+        self.path_len = np.zeros((n_routed, n_term), np.int32)
+        self.path_nodes: list[np.ndarray] = []
         self.j = 0
 
     def _hist(self, paths: UserPaths, counted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -253,6 +260,15 @@ class _Acc:
         if base_paths is not None:
             bok = base_paths.served[ti] & served[ti]
             self.term_f["base"][j] = np.where(bok, base_paths.rtt_ms[ti], np.nan)
+        got = np.flatnonzero(tok)
+        if got.size:
+            # The node sequences of the terminals' paths, from the router's searches of this
+            # step (cached on the snapshot: nothing is searched again).
+            nodes = st.router.path_node_table(case, paths.serving_sat[ti[got]],
+                                              paths.pop[ti[got]], users.home_pop[ti[got]])
+            keep = nodes >= 0
+            self.path_len[j, got] = keep.sum(axis=1)
+            self.path_nodes.append(nodes[keep].astype(np.int32))
         self.j = j + 1
         # Keep the sparse histograms compact.
         if len(self.hist_keys) >= 32:
@@ -284,6 +300,9 @@ class _Acc:
             term_rtt_ms=self.term_f["rtt"][:n].copy(),
             term_rtt_floor_ms=self.term_f["floor"][:n].copy(),
             term_base_rtt_ms=self.term_f["base"][:n].copy() if self.base is not None else None,
+            term_path_len=self.path_len[:n].copy(),
+            term_path_nodes=(np.concatenate(self.path_nodes) if self.path_nodes
+                             else np.zeros(0, np.int32)),
         )
 
 
@@ -416,6 +435,8 @@ class NetworkStage:
             term_rtt_ms=np.concatenate([a.term_rtt_ms, b.term_rtt_ms]),
             term_rtt_floor_ms=np.concatenate([a.term_rtt_floor_ms, b.term_rtt_floor_ms]),
             term_base_rtt_ms=_cat(a.term_base_rtt_ms, b.term_base_rtt_ms),
+            term_path_len=np.concatenate([a.term_path_len, b.term_path_len]),
+            term_path_nodes=np.concatenate([a.term_path_nodes, b.term_path_nodes]),
         )
 
     # ------------------------------------------------------------------------- finalize
@@ -498,6 +519,7 @@ class NetworkStage:
             "n_laser_hops": part.term_hops,
             "rtt_ms": part.term_rtt_ms,
             "rtt_floor_ms": part.term_rtt_floor_ms,
+            "path": self.path_text(ctx, part.term_path_len, part.term_path_nodes),
         }
         out["gateway_names"] = gw
         out["pop_names"] = pops
@@ -507,6 +529,32 @@ class NetworkStage:
         if part.base_metrics is not None and part.base_region_hist is not None:
             out["whatif"] = self._whatif(ctx, part, rp, q)
         return out
+
+    def node_labels(self, ctx: RunContext) -> np.ndarray:
+        """A label per `Snapshot` node: ``sat:<NORAD id>``, ``gw:<gateway>``, ``pop:<PoP>``."""
+        norad = np.asarray(ctx.constellation.norad_ids, np.int64)
+        return np.array([f"sat:{int(n)}" for n in norad]
+                        + [f"gw:{n}" for n in self.sites.gateway_names]
+                        + [f"pop:{n}" for n in self.sites.pop_names], dtype=object)
+
+    def path_text(self, ctx: RunContext, length: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+        """(n_routed, n_terminal) object array of paths as text, ``sat:44714 > sat:44890 >
+        gw:Wola Krobowska > pop:Warsaw`` (None where a terminal has no path at a step)."""
+        flat = length.ravel()
+        texts = np.full(flat.size, None, dtype=object)
+        if not nodes.size:
+            return texts.reshape(length.shape)
+        labels = self.node_labels(ctx)
+        ends = np.cumsum(flat, dtype=np.int64)
+        seen: dict[bytes, str] = {}
+        for k in np.flatnonzero(flat):
+            seq = nodes[ends[k] - flat[k]:ends[k]]
+            key = seq.tobytes()
+            text = seen.get(key)
+            if text is None:
+                text = seen[key] = " > ".join(labels[seq])
+            texts[k] = text
+        return texts.reshape(length.shape)
 
     def _whatif(self, ctx: RunContext, part: NetworkPart, rp: np.ndarray,
                 q: tuple[float, ...]) -> dict[str, pd.DataFrame]:

@@ -416,8 +416,8 @@ def _series_frame(ctx: RunContext, series: Any, pol: dict[str, Any] | None,
     if series is None or cols.size == 0:
         frame = pd.DataFrame(columns=base_cols)
         if net is not None:
-            for c in ("routed", "path_norad_id", "gateway", "pop", "n_laser_hops", "rtt_ms",
-                      "rtt_floor_ms"):
+            for c in ("routed", "path_norad_id", "gateway", "pop", "n_laser_hops", "path",
+                      "rtt_ms", "rtt_floor_ms"):
                 frame[c] = pd.Series(dtype=object)
         return frame
     n_time = series.t_utc.size
@@ -441,6 +441,7 @@ def _series_frame(ctx: RunContext, series: Any, pol: dict[str, Any] | None,
         # Where each terminal is at each step (moving terminals follow their tracks).
         frame["lat_deg"] = state.lat_deg[cols].ravel()
         frame["lon_deg"] = state.lon_deg[cols].ravel()
+        frame["altitude_m"] = state.alt_km[cols].ravel() * 1000.0
         frame["speed_kmh"] = state.speed_kmh[cols].ravel()
         frame["registered"] = state.registered[cols].ravel()
     if net is not None:
@@ -453,6 +454,7 @@ def _series_frame(ctx: RunContext, series: Any, pol: dict[str, Any] | None,
         full_hops = np.full((n_time, k), -1, np.int64)
         full_rtt = np.full((n_time, k), np.nan)
         full_floor = np.full((n_time, k), np.nan)
+        full_path = np.full((n_time, k), None, dtype=object)
         if n_r:
             full_sat[pos] = p["path_sat"][:, cols]
             full_gw[pos] = p["gateway"][:, cols]
@@ -460,6 +462,7 @@ def _series_frame(ctx: RunContext, series: Any, pol: dict[str, Any] | None,
             full_hops[pos] = p["n_laser_hops"][:, cols]
             full_rtt[pos] = p["rtt_ms"][:, cols]
             full_floor[pos] = p["rtt_floor_ms"][:, cols]
+            full_path[pos] = p["path"][:, cols]
         routed = np.zeros((n_time, k), bool)
         routed[pos] = True
         frame["routed"] = routed.T.ravel()
@@ -470,6 +473,7 @@ def _series_frame(ctx: RunContext, series: Any, pol: dict[str, Any] | None,
         frame["pop"] = pops[full_pop.T.ravel()]
         hops = full_hops.T.ravel()
         frame["n_laser_hops"] = pd.arrays.IntegerArray(np.maximum(hops, 0), hops < 0)
+        frame["path"] = full_path.T.ravel()
         frame["rtt_ms"] = full_rtt.T.ravel()
         frame["rtt_floor_ms"] = full_floor.T.ravel()
     return frame

@@ -4,7 +4,10 @@
                    one from any skyfence constellation and sites
 ``hypatia_state``  Hypatia's dynamic state (``fstate_<t>.txt``, ``gsl_if_bandwidth_<t>.txt``)
                    for its ns-3 module, computed with vectorized shortest paths
-``czml``           CZML scenes (satellites, gateways, PoPs, paths, cells by status) via czml3
+``czml``           CZML scenes (satellites, gateways, PoPs, terminals, paths, cells by status)
+                   via czml3
+``runview``        scenes of engine runs (``skyfence view``, ``outputs.czml``): the run's
+                   tables, satellites and streamed cell status as a `czml.SceneData`
 ``viewer``         a static, offline Cesium viewer (npm ``cesium``, no Ion token, no imagery)
 """
 

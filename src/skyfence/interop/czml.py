@@ -2,19 +2,21 @@
 status. Built and validated with ``czml3``.
 
 A scene is plain data (`SceneData`): satellite ITRS positions ``(n_sat, n_time, 3)`` km,
-sites (gateways, PoPs, terminals, Hypatia ground stations), path tracks (the node sequence of
+fixed sites (gateways, PoPs, Hypatia ground stations), terminals over time (position and
+service status per step: terminals may move along tracks), path tracks (the node sequence of
 a terminal's or a station pair's path at every step) and H3 cells with a status per step.
 `build_czml` turns it into a ``czml3.Document``:
 
 - satellites: Earth-fixed (``FIXED``) Cartesian samples in metres, Lagrange interpolation;
 - sites: cartographic points with labels;
+- terminals: cartographic points (sampled, linear interpolation, when they move) coloured by
+  their status per step, with the status (and path) per step as CZML custom ``properties``;
 - paths: one polyline per distinct node sequence, its vertices *references* to the moving
   entities' positions (so links follow the satellites), shown over the intervals the sequence
   is in use (straight chords, ``arcType NONE``);
 - cells: H3 polygons whose colour changes with their status (served / blocked / uncovered).
 
-`scene_from_scenario` computes a scene from a skyfence scenario over a short window with the
-library's public stages (propagation, sites, +Grid lasers, `Router`, policy evaluation);
+`skyfence.interop.runview` builds a scene from a run of the engine (`scene_from_scenario`);
 `scene_from_hypatia` from a Hypatia directory and its dynamic state.
 """
 
@@ -39,11 +41,11 @@ __all__ = [
     "PathTrack",
     "SceneData",
     "Site",
+    "TerminalTrack",
     "boundaries_geojson",
     "build_czml",
+    "sample_index",
     "scene_from_hypatia",
-    "scene_from_scenario",
-    "terminal_path_nodes",
     "validate_czml",
     "write_czml",
 ]
@@ -80,6 +82,30 @@ class Site:
 
 
 @dataclass(frozen=True)
+class TerminalTrack:
+    """A terminal over the scene's steps.
+
+    ``lat_deg``, ``lon_deg`` (WGS-84 deg), ``alt_km`` (above the ellipsoid) and ``status``
+    (`STATUS_NAMES` codes; -1 = unknown) have one value per step; ``path`` optionally the
+    routed path per step as text (None = no path), shown in the description and properties.
+    """
+
+    id: str
+    name: str
+    lat_deg: np.ndarray
+    lon_deg: np.ndarray
+    alt_km: np.ndarray
+    status: np.ndarray
+    path: tuple[str | None, ...] = ()
+
+    @property
+    def moving(self) -> bool:
+        """Whether the position changes over the steps."""
+        return bool(np.ptp(self.lat_deg) > 0 or np.ptp(self.lon_deg) > 0
+                    or np.ptp(self.alt_km) > 0) if np.size(self.lat_deg) else False
+
+
+@dataclass(frozen=True)
 class PathTrack:
     """A path over time: ``nodes[i]`` is the entity ids along it at step i (None = no path).
 
@@ -108,6 +134,7 @@ class SceneData:
         Times of the position samples (default ``t_utc``; fewer samples keep big scenes
         small, Cesium interpolates between them).
     sites : tuple of Site
+    terminals : tuple of TerminalTrack
     paths : tuple of PathTrack
     cells : uint64 (n_cell,), H3 cells
     cell_status : int8 (n_time, n_cell), `STATUS_NAMES` codes
@@ -125,6 +152,7 @@ class SceneData:
     r_sat_itrs_km: np.ndarray
     sites: tuple[Site, ...] = ()
     paths: tuple[PathTrack, ...] = ()
+    terminals: tuple[TerminalTrack, ...] = ()
     cells: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     cell_status: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int8))
     edition: str = "deu"
@@ -151,11 +179,30 @@ class SceneData:
             if len(p.nodes) != n_t:
                 raise InputError(f"path {p.name!r} has {len(p.nodes)} steps, not {n_t}",
                                  "paths")
+        for tm in self.terminals:
+            sizes = {np.size(tm.lat_deg), np.size(tm.lon_deg), np.size(tm.alt_km),
+                     np.size(tm.status)}
+            if sizes != {n_t} or (tm.path and len(tm.path) != n_t):
+                raise InputError(f"terminal {tm.name!r} needs one position, status (and path) "
+                                 f"per step ({n_t})", "terminals")
 
 
 def _iso(t: np.datetime64) -> str:
     ms = np.asarray(t, dtype="datetime64[ms]")
     return f"{np.datetime_as_string(ms, unit='ms')}Z"
+
+
+def _runs(values: Sequence[object]) -> list[tuple[int, int]]:
+    """``[i, j)`` index ranges of the runs of equal consecutive values."""
+    out = []
+    i = 0
+    while i < len(values):
+        j = i + 1
+        while j < len(values) and values[j] == values[i]:
+            j += 1
+        out.append((i, j))
+        i = j
+    return out
 
 
 def _intervals(t: np.ndarray, step_s: float, mask: np.ndarray) -> list[tuple[str, str]]:
@@ -237,7 +284,56 @@ def build_czml(scene: SceneData):
             label=Label(text=s.name, font="12px sans-serif", fillColor=Color(rgba=color),
                         pixelOffset=Cartesian2Value(values=[12, -12]),
                         show=s.kind != "station" or len(scene.sites) < 40)))
+    # Terminals: where they are at each step, coloured by their status.
+    ends = [_iso(x) for x in np.append(t[1:], t[-1] + np.timedelta64(round(scene.step_s * 1e9),
+                                                                      "ns"))]
+    starts = [_iso(x) for x in t]
+    step_dt = ((t - t[0]) / np.timedelta64(1, "ns")).astype(float) / 1e9
+    for tm in scene.terminals:
+        lat = np.asarray(tm.lat_deg, float)
+        lon = np.asarray(tm.lon_deg, float)
+        h_m = np.asarray(tm.alt_km, float) * 1000.0
+        if tm.moving and t.size > 1:
+            pos = Position.model_validate({
+                "epoch": start, "interpolationAlgorithm": InterpolationAlgorithms.LINEAR,
+                "interpolationDegree": 1,
+                "cartographicDegrees": np.column_stack(
+                    [step_dt, np.round(lon, 7), np.round(lat, 7), np.round(h_m, 2)]
+                ).ravel().tolist()})
+        else:
+            pos = Position(cartographicDegrees=[float(lon[0]), float(lat[0]), float(h_m[0])])
+        codes = [int(c) for c in np.asarray(tm.status, np.int64)]
+        colours = []
+        status_prop = []
+        for i, j in _runs(codes):
+            name = STATUS_NAMES.get(codes[i], "unknown")
+            rgba = [*STATUS_COLORS.get(codes[i], (255, 255, 255, 255))[:3], 255]
+            colours.append(IntervalValue(start=starts[i], end=ends[j - 1],
+                                         value=Color(rgba=rgba)))
+            status_prop.append({"interval": f"{starts[i]}/{ends[j - 1]}", "string": name})
+        props: dict[str, object] = {"status": status_prop}
+        if tm.path:
+            props["path"] = [{"interval": f"{starts[i]}/{ends[j - 1]}",
+                              "string": tm.path[i] or ""} for i, j in _runs(list(tm.path))]
+        counts = ", ".join(f"{STATUS_NAMES.get(c, 'unknown')} {codes.count(c)}"
+                           for c in sorted(set(codes)))
+        packets.append(Packet(
+            id=tm.id, name=tm.name, properties=props,
+            description=f"terminal {tm.name}{' (moving)' if tm.moving else ''}: "
+            f"{lat[0]:.4f}, {lon[0]:.4f}; steps {counts}",
+            position=pos,
+            # (A colour over time is a list of intervals, each with its own rgba: what
+            # Cesium reads; an "rgba" holding intervals would read as a sampled colour.)
+            point=Point(pixelSize=11, color=TimeIntervalCollection(values=colours)
+                        if len(colours) > 1 else colours[0].value,
+                        outlineColor=Color(rgba=list(KIND_COLORS["terminal"])), outlineWidth=2),
+            label=Label(text=tm.name, font="12px sans-serif",
+                        fillColor=Color(rgba=list(KIND_COLORS["terminal"])),
+                        pixelOffset=Cartesian2Value(values=[12, -12]))))
     # Paths: one polyline per distinct node sequence, shown while in use.
+    label_of = dict(zip(scene.sat_ids, scene.sat_names, strict=True))
+    label_of.update({s.id: s.name for s in scene.sites})
+    label_of.update({tm.id: tm.name for tm in scene.terminals})
     for j, p in enumerate(scene.paths):
         color = list(PATH_COLORS[j % len(PATH_COLORS)])
         seqs: dict[tuple[str, ...], list[int]] = {}
@@ -249,7 +345,7 @@ def build_czml(scene: SceneData):
             mask[steps] = True
             ivs = _intervals(t, scene.step_s, mask)
             rtts = [p.rtt_ms[i] for i in steps if i < len(p.rtt_ms) and np.isfinite(p.rtt_ms[i])]
-            desc = f"{p.name}: {' - '.join(nodes)}"
+            desc = f"{p.name}: {' - '.join(label_of.get(n, n) for n in nodes)}"
             if rtts:
                 desc += f"<br>RTT {min(rtts):.2f} - {max(rtts):.2f} ms"
             packets.append(Packet(
@@ -287,7 +383,7 @@ def build_czml(scene: SceneData):
                     description=f"H3 cell {int(cells[c]):x}; steps {names}",
                     polygon=Polygon(positions=PositionList(cartographicDegrees=coords),
                                     material=Material(solidColor=SolidColorMaterial(
-                                        color=Color(rgba=TimeIntervalCollection(values=values))
+                                        color=TimeIntervalCollection(values=values)
                                         if len(values) > 1 else values[0].value)),
                                     outline=False, height=0.0)))
     return Document(packets=packets)
@@ -363,175 +459,6 @@ def boundaries_geojson(edition: str = "deu", tolerance_deg: float = 0.05) -> dic
 # --------------------------------------------------------------------------------------------
 
 
-def terminal_path_nodes(router, snap, serving_sat: int, pop: int) -> list[int] | None:
-    """Node indices (`Snapshot` numbering) of the path satellite -> ... -> gateway -> PoP that
-    ``router`` uses for a user served by ``serving_sat`` homed at (or falling back to) ``pop``.
-
-    An adapter until `skyfence.network.Router` returns node sequences: it searches the
-    router's own PoP graph (`Router.pop_graph`) from the PoP, as the router does.
-    """
-    from scipy.sparse.csgraph import dijkstra
-
-    if serving_sat < 0 or pop < 0:
-        return None
-    g = router.pop_graph(snap)
-    src = snap.n_sat + snap.n_gw + int(pop)
-    _, pred = dijkstra(g.csr, indices=src, return_predecessors=True)
-    if pred[serving_sat] < 0 and serving_sat != src:
-        return None
-    out = [int(serving_sat)]
-    cur = int(serving_sat)
-    while cur != src:
-        cur = int(pred[cur])
-        if cur < 0:
-            return None
-        out.append(cur)
-    return out
-
-
-def scene_from_scenario(
-    scenario,
-    *,
-    start_utc: np.datetime64 | None = None,
-    duration_s: float = 3600.0,
-    step_s: float = 60.0,
-    terminals: Sequence[str] | None = None,
-    cell_resolution: int = 3,
-    cells: bool = True,
-) -> SceneData:
-    """A scene of a skyfence scenario over a window (default the first hour at 60 s).
-
-    Satellites: the scenario's constellation. Sites: its gateways and PoPs (network files or
-    the defaults) and terminals. Paths: each terminal (default all, at most 8) routed per step
-    as the network stage does (the lowest-RTT satellite in view with a route to its home PoP,
-    +Grid lasers, gateways, fibre). Cells: the scenario's regions at ``cell_resolution``,
-    status from visibility (the scenario's mask) and the policy.
-    """
-    from ..coverage import elevation_masks
-    from ..ground import get_catalogue, latlng_to_cells, region_cells, resolve_region
-    from ..network import (
-        GroundUsers,
-        PlusGrid,
-        Router,
-        TopologyConfig,
-        build_snapshot,
-        laser_capable_by_launch_year,
-        load_sites,
-    )
-    from ..network.links import ElevationMask
-    from ..network.routing import MinimumDelay
-    from ..orbits import load_constellation, propagate
-    from ..policy import (
-        service_status,
-        to_service_cells,
-    )
-    from ..timeutil import time_grid
-
-    start = (np.datetime64(int(np.asarray(start_utc, dtype="datetime64[ns]").astype(np.int64)),
-                           "ns") if start_utc is not None else scenario.time.start_utc)
-    t = time_grid(start, duration_s, step_s)
-    const = load_constellation(scenario.constellation.source, epoch=start,
-                               skip_invalid=scenario.constellation.skip_invalid)
-    r = propagate(const, t).r_km
-    masks = elevation_masks(const.shell, scenario.constellation.min_elevation_deg,
-                            scenario.constellation.min_elevation_by_shell or None)
-    sites_obj = load_sites(scenario.network.gateways, scenario.network.pops)
-    edition = scenario.ground.edition
-    sites: list[Site] = [Site(f"gw-{i}", g.name, "gateway", g.lat_deg, g.lon_deg, g.alt_km)
-                         for i, g in enumerate(sites_obj.gateways)]
-    sites += [Site(f"pop-{i}", p.name, "pop", p.lat_deg, p.lon_deg)
-              for i, p in enumerate(sites_obj.pops)]
-    terms = list(scenario.ground.terminals)
-    if terminals is not None:
-        known = {tm.name: tm for tm in terms}
-        missing = [n for n in terminals if n not in known]
-        if missing:
-            raise InputError(f"unknown terminal {missing[0]!r}; the scenario has "
-                             f"{', '.join(known) or 'none'}", "terminal")
-        terms = [known[n] for n in terminals]
-    terms = terms[:8]
-    sites += [Site(f"term-{i}", tm.name, "terminal", tm.lat, tm.lon, tm.altitude_m / 1000.0)
-              for i, tm in enumerate(terms)]
-    paths: list[PathTrack] = []
-    notes = [f"{len(const):,} satellites ({const.name}); masks "
-             f"{', '.join(f'{m:g}' for m in np.unique(masks))} deg",
-             f"{len(sites_obj.gateways)} gateways, {len(sites_obj.pops)} PoPs"]
-    policy = None
-    if terms or (cells and scenario.ground.regions):
-        from ..engine import load_policy
-
-        _doc, policy = load_policy(scenario.policy.source, edition)
-    if terms and scenario.network.enabled and policy is not None:
-        cat = get_catalogue(edition)
-        lat = np.array([tm.lat for tm in terms])
-        lon = np.array([((tm.lon + 180.0) % 360.0) - 180.0 for tm in terms])
-        idx = np.asarray(cat.locate_index(lat, lon))
-        countries = [cat.countries[i].iso_a2 or "" if i >= 0 else "" for i in idx]
-        alt = np.array([tm.altitude_m for tm in terms]) / 1000.0
-        users = GroundUsers.from_points([tm.name for tm in terms], lat, lon, sites_obj,
-                                        countries=countries, alt_km=alt)
-        lasers = PlusGrid.from_constellation(const, t[0]) if scenario.network.lasers else None
-        capable = laser_capable_by_launch_year(const) if scenario.network.lasers else None
-        config = TopologyConfig(lasers=lasers, laser_capable=capable,
-                                max_laser_range_km=scenario.network.laser_range_km)
-        router = Router(MinimumDelay(), processing_ms_per_hop=scenario.network.per_hop_ms)
-        n_sat, n_gw = len(const), len(sites_obj.gateways)
-        node_id = ([f"sat-{k}" for k in range(n_sat)] + [f"gw-{i}" for i in range(n_gw)]
-                   + [f"pop-{i}" for i in range(len(sites_obj.pops))])
-        seq: list[list[tuple[str, ...] | None]] = [[] for _ in terms]
-        rtt: list[list[float]] = [[] for _ in terms]
-        # The policy decides per resolution-5 cell: no path where a terminal is not served.
-        term_ev = policy.evaluate(latlng_to_cells(lat, lon, 5), t)
-        for i in range(t.size):
-            snap = build_snapshot(r[:, i, :], sites_obj, config)
-            # The user mask per satellite: the smallest mask, then each pair's own.
-            rule = ElevationMask(float(masks.min()))
-            cand = rule.candidates(lat, lon, alt, r[:, i, :])
-            el_ok = _elevation_ok(lat, lon, alt, r[:, i, :], cand, masks)
-            cu, cs, ck = cand.point[el_ok], cand.sat[el_ok], cand.range_km[el_ok]
-            serving, access = router.choose_serving(snap, len(terms), cu, cs, ck,
-                                                    users.home_pop)
-            up = router.to_pops(snap, serving, access, users.home_pop)
-            allowed = term_ev.served_at(i)
-            for u in range(len(terms)):
-                nodes = terminal_path_nodes(router, snap, int(serving[u]), int(up.pop[u])) \
-                    if up.served[u] and allowed[u] else None
-                seq[u].append(None if nodes is None else
-                              (f"term-{u}", *(node_id[n] for n in nodes)))
-                rtt[u].append(float(up.rtt_ms[u]) if nodes is not None else float("nan"))
-        for u, tm in enumerate(terms):
-            paths.append(PathTrack(f"path-{u}", tm.name, tuple(seq[u]), tuple(rtt[u])))
-    cell_ids = np.zeros(0, np.uint64)
-    status = np.zeros((t.size, 0), np.int8)
-    if cells and scenario.ground.regions and policy is not None:
-        parts = []
-        for rs in scenario.ground.regions:
-            region = resolve_region(rs.file or rs.name, edition=edition)
-            parts.append(region_cells(region, cell_resolution))
-        cell_ids = np.unique(np.concatenate(parts)).astype(np.uint64)
-        from ..ground import cells_to_latlng
-
-        clat, clon = cells_to_latlng(cell_ids)
-        ev = policy.evaluate(to_service_cells(cell_ids), t)
-        status = np.zeros((t.size, cell_ids.size), np.int8)
-        for i in range(t.size):
-            cand = ElevationMask(float(masks.min())).candidates(clat, clon, 0.0, r[:, i, :])
-            ok = _elevation_ok(clat, clon, np.zeros(clat.size), r[:, i, :], cand, masks)
-            covered = np.zeros(cell_ids.size, bool)
-            covered[cand.point[ok]] = True
-            status[i] = service_status(covered, ev.served_at(i))
-        notes.append(f"{cell_ids.size:,} H3 res-{cell_resolution} cells of "
-                     f"{', '.join(rs.name for rs in scenario.ground.regions)}")
-    keep = _sample_index(t.size, len(const), float(duration_s))
-    return SceneData(
-        title=f"skyfence: {scenario.name}", t_utc=t, step_s=step_s,
-        sat_ids=tuple(f"sat-{k}" for k in range(len(const))),
-        sat_names=tuple(f"{const.names[k]} ({int(const.norad_ids[k])})"
-                        for k in range(len(const))),
-        r_sat_itrs_km=r[:, keep], sites=tuple(sites), paths=tuple(paths), cells=cell_ids,
-        cell_status=status, edition=edition, notes=tuple(notes), sat_t_utc=t[keep])
-
-
 #: Satellite position samples a scene keeps at most (n_sat x n_sample), to keep CZML small.
 MAX_POSITION_SAMPLES = 1_000_000
 #: Closest spacing of satellite position samples, s (Cesium's degree-5 Lagrange interpolation
@@ -539,7 +466,7 @@ MAX_POSITION_SAMPLES = 1_000_000
 MIN_SAMPLE_SPACING_S = 10.0
 
 
-def _sample_index(n_time: int, n_sat: int, span_s: float = 0.0) -> np.ndarray:
+def sample_index(n_time: int, n_sat: int, span_s: float = 0.0) -> np.ndarray:
     """Time-step indices at which satellite positions are sampled (always the first and last):
     at most `MAX_POSITION_SAMPLES` in all and no closer than `MIN_SAMPLE_SPACING_S`."""
     keep = min(n_time, MAX_POSITION_SAMPLES // max(n_sat, 1))
@@ -549,20 +476,6 @@ def _sample_index(n_time: int, n_sat: int, span_s: float = 0.0) -> np.ndarray:
     if keep >= n_time:
         return np.arange(n_time)
     return np.unique(np.round(np.linspace(0, n_time - 1, keep)).astype(np.int64))
-
-
-def _elevation_ok(lat, lon, alt_km, r_sat, cand, masks: np.ndarray) -> np.ndarray:
-    """Keep candidates above their satellite's own mask (masks may differ per shell)."""
-    if np.unique(masks).size == 1 or len(cand) == 0:
-        return np.ones(len(cand), bool)
-    from ..earth import enu_basis, geodetic_to_itrs
-
-    site = geodetic_to_itrs(np.asarray(lat)[cand.point], np.asarray(lon)[cand.point],
-                            np.asarray(alt_km)[cand.point]).reshape(-1, 3)
-    up = enu_basis(np.asarray(lat)[cand.point], np.asarray(lon)[cand.point])[2].reshape(-1, 3)
-    d = r_sat[cand.sat] - site
-    el = np.degrees(np.arcsin(np.einsum("ij,ij->i", d, up) / np.linalg.norm(d, axis=1)))
-    return el >= masks[cand.sat]
 
 
 def scene_from_hypatia(
@@ -597,7 +510,7 @@ def scene_from_hypatia(
         t_ns = np.arange(0, int(dur * 1e9), int(step * 1e9), dtype=np.int64)
         files = []
     t = net.epoch_utc + t_ns.astype("timedelta64[ns]")
-    keep = _sample_index(t.size, n_sat, float(t_ns[-1] - t_ns[0]) / 1e9 if t_ns.size else 0.0)
+    keep = sample_index(t.size, n_sat, float(t_ns[-1] - t_ns[0]) / 1e9 if t_ns.size else 0.0)
     r_s = propagate(net.constellation, t[keep]).r_km
     gs_xyz = geodetic_to_itrs(net.gs_lat_deg, net.gs_lon_deg, net.gs_alt_km).reshape(-1, 3)
     node_id = [f"sat-{k}" for k in range(n_sat)] + [f"gs-{g}" for g in range(n_gs)]

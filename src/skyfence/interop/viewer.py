@@ -40,6 +40,7 @@ __all__ = [
     "find_cesium",
     "serve",
     "start_server",
+    "write_run_view",
     "write_viewer",
 ]
 
@@ -81,6 +82,9 @@ def _legend(scene: SceneData) -> list[dict]:
     out = [{"label": "satellite", "rgba": [236, 240, 241, 230]}]
     kinds = dict.fromkeys(s.kind for s in scene.sites)
     out += [{"label": k, "rgba": list(KIND_COLORS[k])} for k in kinds if k in KIND_COLORS]
+    if scene.terminals:
+        out += [{"label": f"terminal {STATUS_NAMES[c]}",
+                 "rgba": [*STATUS_COLORS[c][:3], 255]} for c in sorted(STATUS_NAMES)]
     out += [{"label": f"path: {p.name}", "rgba": list(PATH_COLORS[j % len(PATH_COLORS)])}
             for j, p in enumerate(scene.paths)]
     if len(scene.cells):
@@ -120,19 +124,31 @@ def _copy_cesium(src: Path, dst: Path, link: bool) -> None:
 
 
 def write_viewer(scene: SceneData, out_dir: str | os.PathLike[str], *, link_cesium: bool = False,
-                 validate: bool = True) -> list[Path]:
+                 validate: bool = True, czml: str | os.PathLike[str] | None = None
+                 ) -> list[Path]:
     """Write the offline viewer folder for ``scene`` (see the module docstring).
 
     ``link_cesium`` symlinks the cached Cesium build instead of copying it (~14 MB; a copy
     keeps the folder self-contained). With ``validate`` the CZML is parsed back with czml3.
-    Returns the files written.
+    ``czml``: the scene's CZML already written there (hard-linked, else copied, as
+    ``scene.czml``). Returns the files written.
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a directory", str(out))
     cesium = find_cesium()
     out.mkdir(parents=True, exist_ok=True)
-    czml_path = write_czml(scene, out / "scene.czml")
+    czml_path = out / "scene.czml"
+    if czml is None:
+        write_czml(scene, czml_path)
+    else:
+        tmp = out / ".scene.czml.tmp"
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(czml, tmp)
+        except OSError:
+            shutil.copyfile(czml, tmp)
+        os.replace(tmp, czml_path)
     if validate:
         validate_czml(czml_path)
     bounds = boundaries_geojson(scene.edition)
@@ -146,6 +162,22 @@ def write_viewer(scene: SceneData, out_dir: str | os.PathLike[str], *, link_cesi
     _copy_cesium(cesium, out / "cesium", link_cesium)
     return [out / "index.html", czml_path, out / "boundaries.geojson", out / "meta.json",
             out / "cesium"]
+
+
+def write_run_view(scene: SceneData, out_dir: str | os.PathLike[str]
+                   ) -> tuple[list[Path], str | None]:
+    """A run's view beside its other outputs (``outputs.czml``): ``view.czml`` (validated
+    with czml3) and, when npm ``cesium`` is installed, the offline viewer ``view/``.
+    Returns the files written and a note when the viewer was left out (never an error:
+    the run's results are written already)."""
+    out = Path(out_dir)
+    czml_path = write_czml(scene, out / "view.czml")
+    validate_czml(czml_path)
+    try:
+        find_cesium()
+    except OfflineError as exc:
+        return [czml_path], f"view.czml written; the viewer view/ was left out: {exc}"
+    return [czml_path, *write_viewer(scene, out / "view", validate=False, czml=czml_path)], None
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -27,7 +27,9 @@ Shortest paths
 Users are routed on trees grown from the few PoPs they need (one per home PoP that is up,
 plus one multi-source tree from every PoP that is up for the fallback), never from each
 user; path details (gateway, laser hops, delay, a hash of the node sequence) come from walking
-each distinct (tree, serving satellite) up to its root. Site-to-site routing searches from
+each distinct (tree, serving satellite) up to its root; `Router.path_nodes` (one user) and
+`Router.path_node_table` (many) return the node sequences by walking the same trees, kept on
+the snapshot, so no search runs twice. Site-to-site routing searches from
 each source site and stops once every site is settled.
 
 Two backends compute the same paths (``Router(backend=...)``):
@@ -497,6 +499,28 @@ class _PopSearch:
                         np.ascontiguousarray(start, np.int64), ns, ns, ns + ng, *out)
         return out
 
+    def nodes(self, tree: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """Node sequences from each ``start`` node to its tree's root (the same predecessor
+        rows `walk` reads), as an (m, L) int64 array padded with -1 (a vectorized walk, one
+        step of every path at a time; both backends keep ``pred``)."""
+        start = np.asarray(start, np.int64)
+        tree = np.asarray(tree, np.int64)
+        m = start.size
+        cols = [start.copy()]
+        cur = start.copy()
+        active = np.arange(m)
+        while active.size:
+            p = self.pred[tree[active], cur[active]].astype(np.int64)
+            keep = p >= 0
+            active, p = active[keep], p[keep]
+            if not active.size:
+                break
+            col = np.full(m, -1, np.int64)
+            col[active] = p
+            cur[active] = p
+            cols.append(col)
+        return np.stack(cols, axis=1) if m else np.zeros((0, 1), np.int64)
+
 
 @dataclass(frozen=True)
 class Router:
@@ -679,6 +703,90 @@ class Router:
             rtt_ms=np.where(routed, rtt, np.nan), path_id=path_id, status=status,
             home_pop_used=routed & (pop == home),
         )
+
+    def path_node_table(
+        self,
+        snap: Snapshot,
+        serving_sat: ArrayLike,
+        pop: ArrayLike,
+        home_pop: ArrayLike | None = None,
+    ) -> np.ndarray:
+        """Node sequences of the paths `to_pops` chose, padded: (n, L) int64, -1 after the end.
+
+        Row i is ``serving_sat[i] -> (lasers) -> gateway -> pop[i]`` in `Snapshot` numbering
+        (satellites ``0..n_sat-1``, gateways ``n_sat + g``, PoPs ``n_sat + n_gw + p``), read
+        from the same shortest-path trees `to_pops` grew for ``snap`` (cached on the snapshot;
+        a search is run only if `to_pops` has not run it yet), so the sequence is the one whose
+        gateway, laser hops, links, delay and ``path_id`` `UserPaths` reports.
+
+        Parameters
+        ----------
+        snap : Snapshot
+            The snapshot given to `to_pops` (with its availability).
+        serving_sat, pop : int arrays (n,)
+            `UserPaths.serving_sat` and `UserPaths.pop` (-1 = unserved: a row of -1).
+        home_pop : int array (n,) or int, optional
+            The users' home PoPs as given to `to_pops`: where ``pop`` differs, the path is the
+            fallback tree's. Default: ``pop`` (users routed to their home PoP).
+
+        Returns
+        -------
+        int64 (n, L), ``L >= 1``; a row of -1 where no path of `to_pops` serves that
+        satellite at that PoP (unserved, unreachable, or a PoP the router would not use).
+        """
+        sat = np.atleast_1d(np.asarray(serving_sat, np.int64))
+        n = sat.size
+        p = np.broadcast_to(np.asarray(pop, np.int64), (n,))
+        home = p if home_pop is None else np.broadcast_to(np.asarray(home_pop, np.int64), (n,))
+        ns, npop = snap.n_sat, snap.n_pop
+        if n and (sat.max() >= ns or sat.min() < -1):
+            raise InputError(f"serving satellite index out of range [-1, {ns - 1}]",
+                             "serving_sat")
+        if n and (p.max() >= npop or p.min() < -1):
+            raise InputError(f"PoP index out of range [-1, {npop - 1}]", "pop")
+        if home_pop is not None and n and (home.min() < 0 or home.max() >= npop):
+            raise InputError(f"home PoP index out of range [0, {npop - 1}]", "home_pop")
+        out = np.full((n, 1), -1, np.int64)
+        ok = (sat >= 0) & (p >= 0)
+        if not ok.any():
+            return out
+        search = self._search(snap)
+        tree = np.full(n, -1, np.int64)
+        pc = np.where(ok, p, 0)
+        # Home trees: the user's own PoP, up, searched from (as in `to_pops`).
+        via_home = ok & (p == home) & snap.pop_up[pc]
+        if via_home.any():
+            search.ensure_homes(np.unique(p[via_home]))
+            idx = np.flatnonzero(via_home)
+            row = search.row_of_pop[p[idx]]
+            reach = np.isfinite(search.dist[row, sat[idx]])
+            tree[idx[reach]] = row[reach]
+        # The fallback tree: the PoP it labels the satellite with must be the one asked for.
+        need = ok & (p != home)
+        if need.any() and self.pop_fallback and snap.pop_up.any():
+            k = search.ensure_fallback()
+            idx = np.flatnonzero(need)
+            reach = (np.isfinite(search.dist[k, sat[idx]])
+                     & (search.fallback_src[sat[idx]] == search.pop0 + p[idx]))
+            tree[idx[reach]] = k
+        got = np.flatnonzero(tree >= 0)
+        if not got.size:
+            return out
+        nodes = search.nodes(tree[got], sat[got])
+        out = np.full((n, nodes.shape[1]), -1, np.int64)
+        out[got] = nodes
+        return out
+
+    def path_nodes(self, snap: Snapshot, serving_sat: int, pop: int,
+                   home_pop: int | None = None) -> list[int]:
+        """The node sequence ``serving satellite -> ... -> gateway -> PoP`` (`Snapshot`
+        numbering) of the path `to_pops` chose for a user served by ``serving_sat`` at
+        ``pop`` (``home_pop``: the user's home PoP when it differs, i.e. a fallback route);
+        empty when there is none. One row of `path_node_table`.
+        """
+        row = self.path_node_table(snap, [int(serving_sat)], [int(pop)],
+                                   None if home_pop is None else [int(home_pop)])[0]
+        return [int(x) for x in row[row >= 0]]
 
     def choose_serving(
         self,

@@ -45,6 +45,9 @@ _VARS: dict[str, tuple[str, Any, dict[str, Any]]] = {
     "pop": ("str", None, {"long_name": "point of presence of the routed path"}),
     "n_laser_hops": ("int16", -1, {"long_name": "laser links on the routed path "
                                    "(0: bent pipe)", "units": "1"}),
+    "path": ("str", None, {"long_name": "nodes of the routed path, serving satellite first: "
+                                        "sat:<NORAD id> > ... > gw:<gateway> > pop:<PoP> "
+                                        "(empty: unserved or not routed)"}),
     "rtt_ms": ("float64", None, {"long_name": "round-trip time to the point of presence",
                                  "units": "ms"}),
     "rtt_floor_ms": ("float64", None, {
@@ -68,7 +71,7 @@ def series_dataset(
     frame : DataFrame
         One row per station and step, columns ``name_column``, ``t_utc`` (UTC) and any of
         ``n_visible, best_elevation_deg, serving_norad_id, status, rule, routed,
-        path_norad_id, gateway, pop, n_laser_hops, rtt_ms, rtt_floor_ms``.
+        path_norad_id, gateway, pop, n_laser_hops, path, rtt_ms, rtt_floor_ms``.
     stations : DataFrame
         One row per station: ``name_column``, ``lat_deg``, ``lon_deg`` and optionally
         ``altitude_m`` and ``h3_cell``.
