@@ -76,6 +76,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "cells_to_latlng": ("cells", "cells_to_latlng"),
     "cells_to_polygons": ("cells", "cells_to_polygons"),
     "cells_to_str": ("cells", "cells_to_str"),
+    "check_file": ("formats", "check_file"),
     "check_label": ("terminals", "check_label"),
     "check_region_extent": ("geometry", "check_region_extent"),
     "check_ring": ("geometry", "check_ring"),
@@ -179,6 +180,7 @@ if TYPE_CHECKING:
     from .disputed import BUILTIN_REGIONS, builtin_region, resolve_region
     from .formats import (
         MAX_REGION_FILE_BYTES,
+        check_file,
         load_region,
         read_cells_file,
         read_text,
@@ -308,6 +310,7 @@ __all__ = [
     "cells_to_latlng",
     "cells_to_polygons",
     "cells_to_str",
+    "check_file",
     "check_label",
     "check_region_extent",
     "check_ring",

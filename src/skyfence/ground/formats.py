@@ -22,13 +22,14 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from ..errors import RegionError
+from ..errors import InputError, RegionError
 from .cells import cells_to_geometry
 from .geometry import Region, check_ring, check_valid_polygon, normalized_polygon
 from .h3index import parse_cell, parse_cells
 
 __all__ = [
     "MAX_REGION_FILE_BYTES",
+    "check_file",
     "load_region",
     "read_cells_file",
     "read_text",
@@ -102,34 +103,45 @@ def _geojson_polygons(geom: Any, where: str, depth: int = 0) -> list[Polygon]:
 MAX_REGION_FILE_BYTES = 256 * 1024 * 1024
 
 
-def read_text(path: str | Path, max_bytes: int = MAX_REGION_FILE_BYTES) -> str:
-    """The UTF-8 text of a regular file, with one-line `RegionError` naming the file.
+def check_file(path: str | Path, max_bytes: int = MAX_REGION_FILE_BYTES, *,
+               error: type[InputError] = RegionError, missing: str = "file not found") -> None:
+    """Refuse what is not a regular file of at most ``max_bytes``, with one-line ``error``.
 
-    Refuses what is not a regular file (a directory, a FIFO that would block, a device),
-    files over ``max_bytes`` and text that is not UTF-8 (binary files).
+    A directory, a FIFO that would block or a device is refused before anything is read;
+    ``missing`` is the message for a path that does not exist.
     """
     p = Path(path)
     try:
         st = p.stat()
     except FileNotFoundError:
-        raise RegionError("file not found", str(p)) from None
+        raise error(missing, str(p)) from None
     except OSError as exc:
-        raise RegionError(f"cannot read: {exc.strerror or exc}", str(p)) from None
+        raise error(f"cannot read: {exc.strerror or exc}", str(p)) from None
     if not stat.S_ISREG(st.st_mode):
         kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-        raise RegionError(f"cannot read: {kind}", str(p))
+        raise error(f"cannot read: {kind}", str(p))
     if st.st_size > max_bytes:
-        raise RegionError(f"file too large: {st.st_size:,} bytes (limit {max_bytes:,})", str(p))
+        raise error(f"file too large: {st.st_size:,} bytes (limit {max_bytes:,})", str(p))
+
+
+def read_text(path: str | Path, max_bytes: int = MAX_REGION_FILE_BYTES, *,
+              error: type[InputError] = RegionError, missing: str = "file not found") -> str:
+    """The UTF-8 text of a regular file, with one-line ``error`` (`RegionError`) naming the file.
+
+    Refuses what `check_file` refuses, and text that is not UTF-8 (binary files).
+    """
+    p = Path(path)
+    check_file(p, max_bytes, error=error, missing=missing)
     try:
         data = p.read_bytes()
     except OSError as exc:
-        raise RegionError(f"cannot read: {exc.strerror or exc}", str(p)) from None
+        raise error(f"cannot read: {exc.strerror or exc}", str(p)) from None
     if b"\x00" in data:
-        raise RegionError("binary file (NUL bytes): expected text", str(p))
+        raise error("binary file (NUL bytes): expected text", str(p))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise RegionError(f"not UTF-8 text (byte {exc.start})", str(p)) from None
+        raise error(f"not UTF-8 text (byte {exc.start})", str(p)) from None
 
 
 def _parse_json(text: str, label: str) -> Any:

@@ -39,7 +39,6 @@ import io
 import itertools
 import json
 import math
-import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,7 @@ import numpy as np
 from ..errors import InputError, SiteError
 from ..fsio import atomic_output, atomic_write_text
 from ..timeutil import format_utc, format_utc_array, parse_time
+from .formats import check_file, read_text
 from .terminals import (
     Terminal,
     Track,
@@ -103,31 +103,12 @@ def _missing(value: Any) -> bool:
 
 
 def _check_file(path: Path) -> None:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise SiteError("terminal file not found", str(path)) from None
-    except OSError as exc:
-        raise SiteError(f"cannot read: {exc.strerror or exc}", str(path)) from None
-    if not stat.S_ISREG(st.st_mode):
-        raise SiteError("cannot read: not a regular file", str(path))
-    if st.st_size > MAX_TERMINAL_FILE_BYTES:
-        raise SiteError(f"file too large: {st.st_size:,} bytes (limit "
-                        f"{MAX_TERMINAL_FILE_BYTES:,})", str(path))
+    check_file(path, MAX_TERMINAL_FILE_BYTES, error=SiteError, missing="terminal file not found")
 
 
 def _read_text(path: Path) -> str:
-    _check_file(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SiteError(f"cannot read: {exc.strerror or exc}", str(path)) from None
-    if b"\x00" in data:
-        raise SiteError("binary file (NUL bytes): expected text", str(path))
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SiteError(f"not UTF-8 text (byte {exc.start})", str(path)) from None
+    return read_text(path, MAX_TERMINAL_FILE_BYTES, error=SiteError,
+                     missing="terminal file not found")
 
 
 def _canonical_header(header: Sequence[Any], where: str) -> list[str]:
