@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from _viewer_browser import open_viewer
 from hypatia_tiny import N_GS, N_SAT, write_tiny
 from skyfence.cli import app
 from skyfence.errors import InputError
@@ -23,9 +23,6 @@ from skyfence.interop.hypatia import read_hypatia_dir
 from skyfence.policy import BLOCKED, SERVED
 
 runner = CliRunner()
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -151,49 +148,24 @@ def test_bad_scene_inputs(tmp_path) -> None:
 def test_viewer_loads_offline_in_chromium_and_its_clock_advances(hypatia_view) -> None:
     """Debian's chromium (installed by `make test`) loads the page from a local server with
     no console errors and no request leaving 127.0.0.1; the Cesium clock runs."""
-    if shutil.which("chromium") is None and not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is missing: `make browser` (apt-get install chromium "
-                    "chromium-driver)")
-    from playwright.sync_api import sync_playwright
-
-    from skyfence.interop.viewer import start_server
-
     _, viewer = hypatia_view
-    server, url = start_server(viewer)
-    errors: list[str] = []
-    outside: list[str] = []
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                         args=CHROMIUM_ARGS)
-            # A small viewport: the software renderer draws ~4x fewer pixels per frame.
-            page = browser.new_page(viewport={"width": 480, "height": 320})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("request", lambda q: outside.append(q.url) if not q.url.startswith(
-                ("http://127.0.0.1", "data:", "blob:")) else None)
-            page.goto(url)
-            page.wait_for_function("window.skyfence && (window.skyfence.ready || "
-                                   "window.skyfence.errors.length > 0)", timeout=60_000,
-                                   polling=100)
-            state = page.evaluate("window.skyfence")
-            assert state["errors"] == [] and state["ready"]
-            assert state["czmlEntities"] > N_SAT and state["boundaries"] > 200
-            page.wait_for_function("viewer.clock.canAnimate && viewer.clock.shouldAnimate",
-                                   timeout=30_000, polling=100)
-            t0 = page.evaluate("Cesium.JulianDate.toIso8601(viewer.clock.currentTime)")
-            page.wait_for_function(
-                f"Cesium.JulianDate.toIso8601(viewer.clock.currentTime) !== '{t0}'",
-                timeout=20_000, polling=100)
-            t1 = page.evaluate("Cesium.JulianDate.secondsDifference(viewer.clock.currentTime, "
-                               "viewer.clock.startTime)")
-            assert t1 > 0
-            # The scene's clock is the CZML document's (the dynamic state's epoch).
-            start = page.evaluate("Cesium.JulianDate.toIso8601(viewer.clock.startTime, 0)")
-            assert start.startswith("2024-03-01T00:00:00")
-            browser.close()
-    finally:
-        server.shutdown()
+    with open_viewer(viewer, ready_timeout_ms=60_000, polling_ms=100) as view:
+        page, state = view.page, view.state
+        assert state["errors"] == [] and state["ready"]
+        assert state["czmlEntities"] > N_SAT and state["boundaries"] > 200
+        page.wait_for_function("viewer.clock.canAnimate && viewer.clock.shouldAnimate",
+                               timeout=30_000, polling=100)
+        t0 = page.evaluate("Cesium.JulianDate.toIso8601(viewer.clock.currentTime)")
+        page.wait_for_function(
+            f"Cesium.JulianDate.toIso8601(viewer.clock.currentTime) !== '{t0}'",
+            timeout=20_000, polling=100)
+        t1 = page.evaluate("Cesium.JulianDate.secondsDifference(viewer.clock.currentTime, "
+                           "viewer.clock.startTime)")
+        assert t1 > 0
+        # The scene's clock is the CZML document's (the dynamic state's epoch).
+        start = page.evaluate("Cesium.JulianDate.toIso8601(viewer.clock.startTime, 0)")
+        assert start.startswith("2024-03-01T00:00:00")
+    errors, outside = view.errors, view.outside
     assert errors == []
     assert outside == []
 

@@ -14,7 +14,6 @@ the terminals' status per step from the CZML properties.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -25,6 +24,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from _viewer_browser import open_viewer
 from skyfence.cli import app
 from skyfence.errors import InputError
 from skyfence.ground import cell_areas_km2, region_cells, resolve_region
@@ -41,9 +41,6 @@ runner = CliRunner()
 START = np.datetime64("2026-02-23T00:00:00", "ns")
 N_STEPS = 17  # 16 min at 60 s
 STEP = np.timedelta64(60, "s")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
 def _series_cells() -> list[str]:
@@ -240,51 +237,27 @@ def test_run_viewer_loads_in_chromium_with_the_statuses(both) -> None:
     """The run's viewer in Debian's chromium: no console errors, no request leaving
     127.0.0.1, the clock runs, and Cesium reads each terminal's status at the current time
     from the CZML properties (the run's status at that step)."""
-    if shutil.which("chromium") is None and not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is missing: `make browser` (apt-get install chromium "
-                    "chromium-driver)")
-    from playwright.sync_api import sync_playwright
-
-    from skyfence.interop.viewer import start_server
-
     table = pd.read_parquet(both["run"] / "terminals.parquet")
-    server, url = start_server(both["run"] / "view")
-    errors: list[str] = []
-    outside: list[str] = []
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                         args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 480, "height": 320})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("request", lambda q: outside.append(q.url) if not q.url.startswith(
-                ("http://127.0.0.1", "data:", "blob:")) else None)
-            page.goto(url)
-            page.wait_for_function("window.skyfence && (window.skyfence.ready || "
-                                   "window.skyfence.errors.length > 0)", timeout=90_000,
-                                   polling=200)
-            state = page.evaluate("window.skyfence")
-            assert state["errors"] == [] and state["ready"]
-            assert state["czmlEntities"] > 1584
-            page.wait_for_function("viewer.clock.canAnimate && viewer.clock.shouldAnimate",
-                                   timeout=30_000, polling=100)
-            page.evaluate("viewer.clock.shouldAnimate = false")
-            read = page.evaluate("""() => {
-                const ds = viewer.dataSources.get(0);
-                const out = {};
-                for (const e of ds.entities.values) {
-                  if (!e.id.startsWith("term-")) continue;
-                  const t = Cesium.JulianDate.addSeconds(viewer.clock.startTime, 7 * 60 + 30,
-                                                         new Cesium.JulianDate());
-                  out[e.name] = [e.properties.status.getValue(t),
-                                 e.position.getValue(t) !== undefined];
-                }
-                return out;
-            }""")
-            browser.close()
-    finally:
-        server.shutdown()
+    with open_viewer(both["run"] / "view", ready_timeout_ms=90_000, polling_ms=200) as view:
+        page, state = view.page, view.state
+        assert state["errors"] == [] and state["ready"]
+        assert state["czmlEntities"] > 1584
+        page.wait_for_function("viewer.clock.canAnimate && viewer.clock.shouldAnimate",
+                               timeout=30_000, polling=100)
+        page.evaluate("viewer.clock.shouldAnimate = false")
+        read = page.evaluate("""() => {
+            const ds = viewer.dataSources.get(0);
+            const out = {};
+            for (const e of ds.entities.values) {
+              if (!e.id.startsWith("term-")) continue;
+              const t = Cesium.JulianDate.addSeconds(viewer.clock.startTime, 7 * 60 + 30,
+                                                     new Cesium.JulianDate());
+              out[e.name] = [e.properties.status.getValue(t),
+                             e.position.getValue(t) !== undefined];
+            }
+            return out;
+        }""")
+    errors, outside = view.errors, view.outside
     assert errors == [] and outside == []
     at = table[table["t_utc"] == pd.Timestamp("2026-02-23T00:07:00Z")]
     want = dict(zip(at["terminal"], at["status"].astype(str), strict=True))
