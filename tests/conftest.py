@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("SKYFENCE_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def _find_shared_data() -> Path:
+    """``$SKYFENCE_SHARED_DATA``, else ``../shared/data`` beside this checkout, else beside
+    the local checkout this one was cloned from (a scratch clone in a temporary folder)."""
+    env = os.environ.get("SKYFENCE_SHARED_DATA")
+    if env:
+        return Path(env)
+    beside = REPO.parent / "shared" / "data"
+    if beside.is_dir():
+        return beside
+    try:
+        origin = subprocess.run(["git", "-C", str(REPO), "config", "--get", "remote.origin.url"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        origin = ""
+    if origin.startswith("file://"):
+        origin = origin[len("file://"):]
+    if origin and "://" not in origin and ":" not in origin.split("/")[0]:
+        candidate = Path(origin).resolve().parent / "shared" / "data"
+        if candidate.is_dir():
+            return candidate
+    return beside
+
+
+SHARED_DATA = _find_shared_data()
 TLE_2023 = SHARED_DATA / "starlink-2023-05-29.tle"
 TLE_2026 = SHARED_DATA / "starlink-2026-02-23.tle"
 BLOCKED_GEOJSON = SHARED_DATA / "starlink-blocked-cells.geojson"

@@ -258,15 +258,12 @@ def test_resource_guards_refuse_up_front() -> None:
 
 def test_elements_far_from_their_epoch_fail_loudly() -> None:
     # The 2026 element sets propagated to 1950: SGP4 runs, but no state is physical.
-    import os
-
-    shared = Path(os.environ.get("SKYFENCE_SHARED_DATA",
-                                 Path(__file__).parents[1] / ".." / "shared" / "data"))
+    from conftest import SHARED_DATA
     from skyfence.errors import ElementError
 
     sc = parse_scenario(_scenario(
         time={"start": "1950-01-01T00:00:00Z", "duration": "2m"},
-        constellation={"source": str(shared / "starlink-2026-02-23.tle")},
+        constellation={"source": str(SHARED_DATA / "starlink-2026-02-23.tle")},
         ground={"regions": [], "terminals": [{"name": "Kyiv", "lat": 50.45, "lon": 30.5}]},
         network={"enabled": False}))
     with pytest.raises((ElementError, InputError), match=r"epoch|usable|days (newer|older)"):
